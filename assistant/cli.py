@@ -1,0 +1,187 @@
+"""The `assistant` command: ingest, search, evaluate. Messages are French."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import offline
+
+offline.apply()
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Assistant documentaire des politiques de solidarité (Départements). "
+         "Indexe le corpus, cherche des passages, évalue la qualité.",
+)
+
+
+def _settings(**overrides):
+    from .settings import get_settings
+
+    try:
+        return get_settings(**overrides)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 1):
+    typer.secho(f"Erreur : {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Every error a user can cause ends in one French sentence, never a traceback."""
+    from .errors import AssistantError
+
+    try:
+        return fn()
+    except AssistantError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def ingest(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Fichiers ou dossiers à (ré)indexer ; par défaut tout le corpus."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Reconstruire l'index entier (nouveau modèle, index abîmé)."),
+    json_out: bool = typer.Option(False, "--json", help="Résumé en JSON sur la sortie standard."),
+):
+    """Indexer les documents du corpus (idempotent : ce qui n'a pas changé n'est pas recalculé)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .ingest import ingest as run_ingest
+
+    settings = _settings()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=json_out or not sys.stderr.isatty(),
+                  console=None) as bar:
+        task = bar.add_task("Indexation", total=None)
+
+        def progress(event, **info):
+            if event == "start":
+                bar.update(task, total=info["total"])
+            elif event == "advance":
+                bar.update(task, advance=1, description=f"Indexation : {info['name'][:40]}")
+
+        report = _guard(lambda: run_ingest(settings, paths=list(paths or []) or None, rebuild=rebuild, progress=progress))
+    if json_out:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(
+            f"Index prêt : {report.documents} documents, {report.chunks} passages "
+            f"({report.indexed} documents indexés, {report.skipped} inchangés, {report.removed} retirés, "
+            f"{report.embedded} passages calculés) en {report.seconds:.1f} s."
+        )
+    for err in report.errors:
+        typer.secho(f"Attention : {err}", fg=typer.colors.YELLOW, err=True)
+
+
+def _read_batch(path: Path):
+    """Yield (line number, item or error message) from a JSONL file."""
+    try:
+        handle = sys.stdin if str(path) == "-" else open(path, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{path} : fichier illisible ({exc.strerror}).")
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or "question" not in item:
+                    raise ValueError("il manque le champ « question »")
+                yield number, item
+            except (json.JSONDecodeError, ValueError) as exc:
+                yield number, f"ligne {number} ignorée : JSON invalide ({exc})"
+
+
+@app.command()
+def search(
+    question: Optional[str] = typer.Argument(None, help="La question, en français."),
+    k: int = typer.Option(5, "--k", min=1, max=50, help="Nombre de passages."),
+    json_out: bool = typer.Option(False, "--json", help="Résultat en JSON."),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="Fichier JSONL {id, question, history?} ; une ligne JSON par entrée en sortie."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (défaut), dense ou lexical."),
+):
+    """Chercher les passages les plus pertinents pour une question."""
+    from .errors import AssistantError
+    from .retrieve import get_retriever
+
+    if (question is None) == (batch is None):
+        _fail("donnez soit une question, soit --batch FICHIER.jsonl.")
+    settings = _settings(**({"retrieval_mode": mode} if mode else {}))
+    retriever = _guard(lambda: get_retriever(settings))
+
+    if batch is not None:
+        for number, item in _read_batch(batch):
+            if isinstance(item, str):
+                typer.secho(item, fg=typer.colors.YELLOW, err=True)
+                continue
+            out = {"id": item.get("id", number), "question": item["question"]}
+            try:
+                history = item.get("history") or []
+                if not isinstance(history, list):
+                    raise AssistantError("l'historique doit être une liste de messages {role, content}.")
+                results = retriever.search(item["question"], k=k, history=history)
+                out["results"] = [r.as_dict() for r in results]
+            except AssistantError as exc:
+                out["results"], out["error"] = [], str(exc)
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+
+    results = _guard(lambda: retriever.search(question, k=k))
+    if json_out:
+        typer.echo(json.dumps({"question": question, "results": [r.as_dict() for r in results]}, ensure_ascii=False))
+        return
+    if not results:
+        typer.echo("Aucun passage trouvé.")
+    for r in results:
+        src = r.source()
+        typer.secho(f"[{r.rank}] {src['title']} ({src['date']}) — {src['path']}, lignes {src['start_line']}-{src['end_line']}",
+                    bold=True)
+        if src["section"]:
+            typer.echo(f"    Section : {src['section']}")
+        typer.echo("    " + r.text.replace("\n", "\n    ")[:700])
+        for other in r.as_dict().get("also_in", []):
+            typer.echo(f"    Aussi dans : {other['title']} ({other['date']}), lignes {other['start_line']}-{other['end_line']}")
+        typer.echo("")
+
+
+@app.command("eval-retrieval")
+def eval_retrieval(
+    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),
+    k: int = typer.Option(10, help="Profondeur de recherche pour le MRR."),
+    modes: str = typer.Option("dense,lexical,hybrid", help="Modes comparés, séparés par des virgules."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Écrire les résultats détaillés dans ce fichier."),
+):
+    """Mesurer la recherche (hit@1/3/5, MRR, rappel) par catégorie, pour chaque mode."""
+    from evals.retrieval import format_table, run
+
+    settings = _settings()
+    result = _guard(lambda: run(settings, dataset, k=k, modes=[m.strip() for m in modes.split(",") if m.strip()]))
+    typer.echo(format_table(result))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        typer.echo(f"Résultats détaillés : {json_path}")
+
+
+@app.command()
+def config():
+    """Afficher les réglages en vigueur (variables d'environnement ASSISTANT_*)."""
+    typer.echo(json.dumps(_settings().public(), ensure_ascii=False, indent=1))
+
+
+def main():
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

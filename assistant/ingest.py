@@ -1,0 +1,197 @@
+"""Ingest: corpus files -> load -> clean -> chunk -> embed -> store, idempotently.
+
+Unchanged files (same content hash) are skipped without loading them; a changed file has
+its chunks replaced (chunks whose text did not change keep their embedding); a file gone
+from the corpus has its chunks removed; one bad file is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .chunk import chunk_document
+from .clean import clean_document
+from .corpus import document_info, list_files, read_manifest
+from .embed import get_embeddings
+from .errors import CorpusError, DocumentError
+from .load import load_document
+from .settings import Settings
+from .store import BUILDING, DocRecord, Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[..., None]
+ADD_BATCH = 64
+
+
+@dataclass
+class IngestReport:
+    documents: int = 0  # documents in the index afterwards
+    indexed: int = 0  # documents (re)indexed by this run
+    skipped: int = 0  # unchanged documents
+    removed: int = 0  # documents deleted from the index
+    chunks: int = 0  # chunks in the index afterwards
+    embedded: int = 0  # chunks embedded by this run
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _noop(*_args, **_kwargs) -> None:
+    pass
+
+
+def _import_outside(paths: list[Path], corpus_dir: Path) -> list[Path]:
+    """Files named outside corpus/ are copied in, so the corpus stays the one source."""
+    out = []
+    corpus = corpus_dir.resolve()
+    for p in paths:
+        p = p.resolve()
+        if p.is_file() and corpus not in p.parents:
+            target = corpus / p.name
+            if not target.exists():
+                shutil.copy2(p, target)
+            p = target
+        out.append(p)
+    return out
+
+
+def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = False,
+           progress: Progress = _noop) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    corpus_dir = settings.corpus_dir
+    if paths:
+        paths = _import_outside(paths, corpus_dir)
+    files, unsupported = list_files(corpus_dir)  # always the whole corpus: deletions need it
+    selected = set(files) if not paths else {f for f in files if any(f == p or p in f.parents for p in paths)}
+    for bad in unsupported:
+        if not paths or bad in paths:
+            report.errors.append(
+                f"{bad} : format {bad.suffix or '(sans extension)'} non pris en charge "
+                "(formats acceptés : .txt, .md, .html, .pdf, .docx). Fichier ignoré."
+            )
+    if not files:
+        raise CorpusError(
+            f"Le corpus {corpus_dir} ne contient aucun document indexable. Déposez-y des fichiers "
+            ".txt, .md, .html, .pdf ou .docx puis relancez « assistant ingest »."
+        )
+    manifest = read_manifest(corpus_dir)
+    embeddings = get_embeddings(settings)
+    store = Store(settings)
+
+    # Which generation to write into.
+    building = store.building_generation()
+    ready = store.ready_generation()
+    if rebuild:
+        if building:
+            store.drop_generation(building[0])
+        number, collection = store.new_generation(embeddings.identity, embeddings.dim)
+    elif building and (building[1].metadata or {}).get("embedding") == embeddings.identity:
+        number, collection = building  # resume an interrupted build
+    elif ready:
+        store.check_identity(ready[1], embeddings.identity)
+        number, collection = ready
+    else:
+        number, collection = store.new_generation(embeddings.identity, embeddings.dim)
+    is_building = (collection.metadata or {}).get("state") == BUILDING
+    if is_building:
+        selected = set(files)  # a generation only becomes ready once it holds the whole corpus
+    report.generation = number
+
+    from langchain_chroma import Chroma
+
+    vectors = Chroma(client=store.client, collection_name=collection.name, embedding_function=embeddings)
+    registry = store.documents(number)
+    todo = [f for f in files if f in selected]
+    progress("start", total=len(todo))
+
+    for path in todo:
+        try:
+            info = document_info(path, corpus_dir, manifest)
+        except OSError as exc:
+            report.errors.append(f"{path} : fichier illisible ({exc}).")
+            progress("advance", name=path.name)
+            continue
+        record = registry.get(info.doc_id)
+        same_meta = record and (record.title, record.date, record.publisher, record.kind) == (
+            info.title, info.date, info.publisher, info.kind)
+        if record and record.doc_hash == info.content_hash and same_meta:
+            report.skipped += 1
+            progress("advance", name=path.name, skipped=True)
+            continue
+        try:
+            doc = load_document(info)
+            chunks = chunk_document(doc, clean_document(doc), settings.chunk_size, settings.chunk_min)
+            if not chunks:
+                raise DocumentError(path, "aucun passage exploitable après nettoyage.")
+        except DocumentError as exc:
+            report.errors.append(str(exc) + (" L'ancienne version reste indexée." if record else ""))
+            progress("advance", name=path.name, error=True)
+            continue
+        ids = [c.chunk_id for c in chunks]
+        present = set(collection.get(ids=ids, include=[])["ids"])
+        fresh = [c for c in chunks if c.chunk_id not in present]
+        for i in range(0, len(fresh), ADD_BATCH):
+            batch = fresh[i : i + ADD_BATCH]
+            vectors.add_texts(
+                texts=[c.embed_text for c in batch],
+                metadatas=[c.metadata(doc) for c in batch],
+                ids=[c.chunk_id for c in batch],
+            )
+            progress("embedded", count=len(batch))
+        kept = [c for c in chunks if c.chunk_id in present]
+        if kept:  # same text, new place or new document metadata: no re-embedding
+            collection.update(ids=[c.chunk_id for c in kept], metadatas=[c.metadata(doc) for c in kept])
+        # The registry record is the commit point of this document.
+        store.commit_document(number, DocRecord(
+            doc_id=info.doc_id, doc_hash=info.content_hash, chunk_ids=ids, title=info.title,
+            date=info.date, publisher=info.publisher, kind=info.kind, ingested_at=time.time()))
+        if record:
+            stale = sorted(set(record.chunk_ids) - set(ids))
+            if stale:
+                collection.delete(ids=stale)
+        registry[info.doc_id] = DocRecord(info.doc_id, info.content_hash, ids, info.title, info.date,
+                                          info.publisher, info.kind, time.time())
+        report.indexed += 1
+        report.embedded += len(fresh)
+        progress("advance", name=path.name)
+
+    # Documents whose file is gone from the corpus.
+    on_disk = {document_id(f, corpus_dir) for f in files}
+    for doc_id in sorted(set(registry) - on_disk):
+        store.remove_document(number, doc_id)
+        collection.delete(ids=registry[doc_id].chunk_ids)
+        del registry[doc_id]
+        report.removed += 1
+
+    # Chunks no document owns (left by an interrupted run).
+    owned = {cid for rec in registry.values() for cid in rec.chunk_ids}
+    orphans = sorted(store.stored_ids(collection) - owned)
+    if orphans:
+        collection.delete(ids=orphans)
+
+    if is_building:
+        if not registry:
+            raise CorpusError(
+                "Aucun document n'a pu être indexé : " + " ; ".join(report.errors[:5])
+            )
+        store.mark_ready(number)
+
+    report.documents = len(registry)
+    report.chunks = len(owned)
+    report.seconds = round(time.perf_counter() - started, 2)
+    progress("done")
+    return report
+
+
+def document_id(path: Path, corpus_dir: Path) -> str:
+    return path.resolve().relative_to(corpus_dir.resolve()).as_posix()

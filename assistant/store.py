@@ -1,0 +1,205 @@
+"""Store: the chunks in Chroma, with a document registry that makes every update atomic.
+
+Layout in Chroma (embedded `PersistentClient` in index/ by default, or a chroma server):
+- `<name>-g<N>`: the chunks of generation N (embedding, cleaned text, metadata);
+- `<name>-g<N>-docs`: one record per indexed document: its content hash and the ids of
+  its chunks. A chunk is served only if its document's record lists it, so a document
+  is either fully in the index or not at all, whatever moment ingestion stopped at.
+A generation's collection metadata says which embedding model built it and whether it
+is complete ("ready"). Readers use the newest ready generation; `--rebuild` fills a new
+generation and switches only when it is complete; an interrupted build is resumed by
+the next `ingest`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from .errors import AssistantError, IndexMismatchError, IndexMissingError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+READY, BUILDING = "ready", "building"
+
+
+@dataclass
+class DocRecord:
+    doc_id: str
+    doc_hash: str
+    chunk_ids: list[str]
+    title: str
+    date: str
+    publisher: str
+    kind: str
+    ingested_at: float
+
+
+def make_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_mode == "http":
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            client.heartbeat()
+            return client
+        except Exception as exc:
+            raise AssistantError(
+                f"Le serveur Chroma {settings.chroma_host}:{settings.chroma_port} ne répond pas "
+                f"({type(exc).__name__}). Démarrez-le (chroma run --path index/chroma --port "
+                f"{settings.chroma_port}) ou repassez en mode local (ASSISTANT_CHROMA_MODE=embedded)."
+            ) from exc
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise AssistantError(
+            f"L'index {path} est illisible ou n'a pas été créé par cette application ({type(exc).__name__}). "
+            "Supprimez le dossier index/ puis relancez « assistant ingest »."
+        ) from exc
+
+
+class Store:
+    """Generations of one named index; thin over the chromadb client."""
+
+    def __init__(self, settings: Settings, client=None):
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.name = settings.collection
+
+    # ----- generations -------------------------------------------------------------
+    def _generations(self) -> dict[int, object]:
+        pattern = re.compile(re.escape(self.name) + r"-g(\d+)$")
+        out = {}
+        for col in self.client.list_collections():
+            name = col if isinstance(col, str) else col.name
+            m = pattern.match(name)
+            if m:
+                out[int(m.group(1))] = self.client.get_collection(name)
+        return out
+
+    def ready_generation(self):
+        """(number, chunks collection) of the newest complete generation, or None."""
+        gens = self._generations()
+        ready = [n for n, c in gens.items() if (c.metadata or {}).get("state") == READY]
+        return (max(ready), gens[max(ready)]) if ready else None
+
+    def building_generation(self):
+        gens = self._generations()
+        ready = self.ready_generation()
+        newest_ready = ready[0] if ready else -1
+        building = [n for n, c in gens.items() if (c.metadata or {}).get("state") == BUILDING and n > newest_ready]
+        return (max(building), gens[max(building)]) if building else None
+
+    def new_generation(self, identity: str, dim: int):
+        gens = self._generations()
+        number = max(gens, default=0) + 1
+        col = self.client.create_collection(
+            f"{self.name}-g{number}",
+            metadata={"state": BUILDING, "embedding": identity, "dim": dim, "created": time.time()},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        self.client.create_collection(f"{self.name}-g{number}-docs", metadata={"kind": "registry"})
+        return number, col
+
+    def mark_ready(self, number: int) -> None:
+        col = self.client.get_collection(f"{self.name}-g{number}")
+        meta = dict(col.metadata or {})
+        meta["state"] = READY
+        meta["completed"] = time.time()
+        col.modify(metadata=meta)
+        # Older generations are now superseded.
+        for other, _ in self._generations().items():
+            if other < number:
+                self.drop_generation(other)
+
+    def drop_generation(self, number: int) -> None:
+        for suffix in ("", "-docs"):
+            try:
+                self.client.delete_collection(f"{self.name}-g{number}{suffix}")
+            except Exception:  # already gone
+                pass
+
+    def registry(self, number: int):
+        return self.client.get_or_create_collection(f"{self.name}-g{number}-docs", metadata={"kind": "registry"})
+
+    # ----- checks ----------------------------------------------------------------
+    @staticmethod
+    def check_identity(collection, identity: str) -> None:
+        built = (collection.metadata or {}).get("embedding")
+        if built and built != identity:
+            raise IndexMismatchError(
+                f"L'index a été construit avec le modèle d'embeddings « {built} », mais les réglages "
+                f"actuels utilisent « {identity} ». Reconstruisez l'index : assistant ingest --rebuild"
+            )
+
+    def open_ready(self, identity: str):
+        found = self.ready_generation()
+        if not found:
+            building = self.building_generation()
+            hint = " Une construction a été interrompue : relancez-la." if building else ""
+            raise IndexMissingError(
+                "Aucun index n'est prêt." + hint + " Construisez-le avec : assistant ingest"
+            )
+        self.check_identity(found[1], identity)
+        return found
+
+    # ----- document registry ----------------------------------------------------------
+    def documents(self, number: int) -> dict[str, DocRecord]:
+        reg = self.registry(number)
+        got = reg.get(include=["metadatas"])
+        out = {}
+        for doc_id, meta in zip(got["ids"], got["metadatas"]):
+            out[doc_id] = DocRecord(
+                doc_id=doc_id,
+                doc_hash=meta["doc_hash"],
+                chunk_ids=json.loads(meta["chunk_ids"]),
+                title=meta.get("title", ""),
+                date=meta.get("date", ""),
+                publisher=meta.get("publisher", ""),
+                kind=meta.get("kind", ""),
+                ingested_at=float(meta.get("ingested_at", 0)),
+            )
+        return out
+
+    def commit_document(self, number: int, record: DocRecord) -> None:
+        self.registry(number).upsert(
+            ids=[record.doc_id],
+            embeddings=[[0.0]],  # the registry is looked up by id only
+            documents=[record.title],
+            metadatas=[{
+                "doc_hash": record.doc_hash,
+                "chunk_ids": json.dumps(record.chunk_ids),
+                "title": record.title,
+                "date": record.date,
+                "publisher": record.publisher,
+                "kind": record.kind,
+                "ingested_at": record.ingested_at,
+            }],
+        )
+
+    def remove_document(self, number: int, doc_id: str) -> None:
+        self.registry(number).delete(ids=[doc_id])
+
+    def stored_ids(self, collection) -> set[str]:
+        ids, offset = set(), 0
+        while True:
+            got = collection.get(include=[], limit=5000, offset=offset)
+            ids.update(got["ids"])
+            if len(got["ids"]) < 5000:
+                return ids
+            offset += 5000
+
+    def get_metadatas(self, collection, ids: list[str]) -> dict[str, dict]:
+        out = {}
+        for i in range(0, len(ids), 2000):
+            got = collection.get(ids=ids[i : i + 2000], include=["metadatas"])
+            out.update(zip(got["ids"], got["metadatas"]))
+        return out

@@ -1,0 +1,1 @@
+"""Evaluation of the assistant: datasets, retrieval benchmark (and, later, answer quality)."""

@@ -1,0 +1,96 @@
+"""Retrieval benchmark: hit@1/3/5, MRR@k and recall of all gold passages, per category and mode.
+
+A retrieved passage counts as gold when it covers at least half of a gold quote's span
+(or 100 characters of it) in any document that holds the quote, including the other
+documents folded into it as near-duplicates.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from assistant.retrieve import Retriever, get_retriever
+from assistant.settings import Settings
+
+from .dataset import QuoteLocator, load
+
+
+def _covers(meta: dict, span: tuple[str, int, int]) -> bool:
+    doc_id, start, end = span
+    if meta["doc_id"] != doc_id:
+        return False
+    overlap = min(end, meta["end"]) - max(start, meta["start"])
+    return overlap >= min(100, (end - start) / 2)
+
+
+def _hits(result, spans_per_quote, catalog) -> set[int]:
+    """Indices of the gold quotes this result covers."""
+    metas = [result.meta] + [catalog[c] for c in result.also_in]
+    return {q for q, spans in enumerate(spans_per_quote) if any(_covers(m, s) for m in metas for s in spans)}
+
+
+def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str, k: int) -> list[dict]:
+    rows = []
+    for item in items:
+        spans = [locator.spans(e["quote"]) for e in item.evidence]
+        started = time.perf_counter()
+        results = retriever.search(item.question, k=k, mode=mode, history=item.history)
+        elapsed = (time.perf_counter() - started) * 1000
+        first, covered5 = None, set()
+        for r in results:
+            got = _hits(r, spans, retriever.catalog)
+            if got and first is None:
+                first = r.rank
+            if r.rank <= 5:
+                covered5 |= got
+        rows.append({
+            "id": item.id, "category": item.category, "rank": first,
+            "recall5": len(covered5) / len(spans), "ms": round(elapsed, 1),
+        })
+    return rows
+
+
+def summarize(rows: list[dict], k: int) -> dict:
+    n = len(rows)
+    if not n:
+        return {"n": 0}
+    ranks = [r["rank"] for r in rows]
+    return {
+        "n": n,
+        "hit@1": sum(1 for x in ranks if x and x <= 1) / n,
+        "hit@3": sum(1 for x in ranks if x and x <= 3) / n,
+        "hit@5": sum(1 for x in ranks if x and x <= 5) / n,
+        f"mrr@{k}": sum(1 / x for x in ranks if x) / n,
+        "recall@5": sum(r["recall5"] for r in rows) / n,
+        "p50_ms": statistics.median(r["ms"] for r in rows),
+    }
+
+
+def run(settings: Settings, dataset: Path, k: int = 10, modes=("dense", "lexical", "hybrid")) -> dict:
+    items = [i for i in load(dataset) if i.answerable and i.evidence]
+    locator = QuoteLocator(settings.corpus_dir)
+    retriever = get_retriever(settings)
+    out = {"dataset": str(dataset), "questions": len(items), "k": k, "modes": {}}
+    for mode in modes:
+        rows = evaluate_mode(retriever, items, locator, mode, k)
+        by_cat = {}
+        for cat in sorted({r["category"] for r in rows}):
+            by_cat[cat] = summarize([r for r in rows if r["category"] == cat], k)
+        out["modes"][mode] = {"overall": summarize(rows, k), "categories": by_cat, "rows": rows}
+    return out
+
+
+def format_table(result: dict) -> str:
+    k = result["k"]
+    cols = ["n", "hit@1", "hit@3", "hit@5", f"mrr@{k}", "recall@5", "p50_ms"]
+    lines = [f"Jeu : {result['dataset']} ({result['questions']} questions avec preuves)", ""]
+    lines.append("| mode | catégorie | " + " | ".join(cols) + " |")
+    lines.append("|" + "---|" * (len(cols) + 2))
+    for mode, data in result["modes"].items():
+        for cat, summary in [("TOUT", data["overall"])] + list(data["categories"].items()):
+            cells = [f"{summary[c]:.3f}" if isinstance(summary[c], float) else str(summary[c]) for c in cols]
+            lines.append(f"| {mode} | {cat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
