@@ -136,15 +136,22 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
         emit(pending, section())
         pending = []
 
+    body_pending = False  # does `pending` hold more than headings?
     for block in blocks:
         if block.kind == "heading":
-            flush()
+            if body_pending:
+                flush()
+                body_pending = False
             while path and path[-1][0] >= block.level:
                 path.pop()
             path.append((block.level, block.display))
+            # The heading opens its passage too: its words are searchable and quoted in place.
+            pending.append((block.start, block.end, block.display, block.search, block.page))
             continue
+        body_pending = True
         if len(block.display) > size:
             flush()
+            body_pending = False
             for s, e in _split_long(doc, block, size):
                 display = to_display(doc.text[s:e])
                 if display:
@@ -152,6 +159,7 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
             continue
         if pending and sum(len(p[2]) + 1 for p in pending) + len(block.display) > size:
             flush()
+            body_pending = True
         pending.append((block.start, block.end, block.display, block.search, block.page))
     flush()
     # A stray fragment (a date, a logo line) is noise as a passage of its own.

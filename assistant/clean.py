@@ -30,7 +30,7 @@ _NUMBERED_HEADING = re.compile(
     r"^\s*(?:[IVX]{1,5}\s*[.\-–)]|\d{1,2}\s*[.\-–)]|\d{1,2}(?:\.\d{1,2}){1,3}\.?)\s+\S"
 )
 _TOC_TITLE = re.compile(r"^\s*(sommaire|table des mati[èe]res|contents)\s*:?\s*$", re.IGNORECASE)
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]{0,200})?/?>")  # not <https://...>
 _SUPERSCRIPT = re.compile(r"\^\{([^}]{0,12})\}")
 _MD_LINK = re.compile(r"\[([^\]]{1,300})\]\((?:[^)]{0,500})\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)

@@ -10,6 +10,7 @@ carry their page number.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from .errors import DocumentError
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+_EMPHASIS_MARKS = re.compile(r"\*\*|__|</?(?:i|b|em|strong)>")
 _nlp_lock = threading.Lock()
 _nlp_ready = False
 
@@ -60,17 +62,19 @@ def _use_local_sentence_pipeline() -> None:
 
 
 def decode_text(raw: bytes, path: Path) -> str:
-    """UTF-8 first, then the most likely legacy encoding (Latin-1/CP1252 files exist)."""
+    """UTF-8 (or a UTF-16 with BOM) first, then Windows-1252 / Latin-1, the legacy French encodings."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw).best()
-    if best is None:
-        raise DocumentError(path, "ce fichier n'est pas du texte lisible (encodage inconnu).")
-    return str(best)
+    if b"\x00" in raw:
+        raise DocumentError(path, "ce fichier n'est pas du texte lisible (contenu binaire).")
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _kind(element) -> str:
@@ -91,7 +95,9 @@ def _partition(path: Path, text: str | None):
     if suffix == ".txt":
         from unstructured.partition.text import partition_text
 
-        return partition_text(text=text, languages=languages)
+        # Markdown-style emphasis in plain text makes the text partitioner cut a line into
+        # pieces; blocks are aligned back on the original text, so dropping marks is safe.
+        return partition_text(text=_EMPHASIS_MARKS.sub("", text), languages=languages)
     if suffix in (".md", ".markdown"):
         from unstructured.partition.md import partition_md
 
@@ -150,6 +156,12 @@ def _align(text: str, elements) -> list[Block]:
         while end < len(text) and not text[end].isspace() and not text[end].isalnum():
             end += 1
         cursor = pos + length
+        if blocks and "\n" not in text[blocks[-1].end : start]:
+            # Pieces of one source line belong together (the partitioner split it).
+            blocks[-1].end = max(blocks[-1].end, end)
+            if blocks[-1].kind == "title":
+                blocks[-1].kind, blocks[-1].depth = _kind(el), None
+            continue
         blocks.append(Block(kind=_kind(el), start=start, end=end, depth=_depth(el)))
     return blocks
 

@@ -100,7 +100,7 @@ class Retriever:
                               embedding_function=self.embeddings)
         self.documents = self.store.documents(self.generation)
         self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}
-        self.catalog = self.store.get_metadatas(self.collection, sorted(self.owned))
+        self.catalog = self.store.get_chunks(self.collection, sorted(self.owned))
         self._shingle_cache: dict[str, set[int]] = {}
         self._lock = threading.Lock()
         self.lexical, self.glossary_entries = self._derived()
@@ -127,7 +127,7 @@ class Retriever:
         except (OSError, ValueError, KeyError, TypeError):
             pass  # missing or stale cache: rebuild below
         started = time.perf_counter()
-        bm25 = BM25Index.build(ids, [self.catalog[i]["search"] for i in ids])
+        bm25 = BM25Index.build(ids, [self.catalog[i]["indexed"] for i in ids])  # headings included
         entries = extract([(i, self.catalog[i]["doc_id"], self.catalog[i]["search"]) for i in ids])
         for old in cache.glob(f"{self.settings.collection}-*"):
             old.unlink(missing_ok=True)

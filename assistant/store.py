@@ -197,9 +197,11 @@ class Store:
                 return ids
             offset += 5000
 
-    def get_metadatas(self, collection, ids: list[str]) -> dict[str, dict]:
+    def get_chunks(self, collection, ids: list[str]) -> dict[str, dict]:
+        """Metadata of each chunk, plus the text that was embedded under key "indexed"."""
         out = {}
         for i in range(0, len(ids), 2000):
-            got = collection.get(ids=ids[i : i + 2000], include=["metadatas"])
-            out.update(zip(got["ids"], got["metadatas"]))
+            got = collection.get(ids=ids[i : i + 2000], include=["metadatas", "documents"])
+            for cid, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+                out[cid] = {**meta, "indexed": text}
         return out

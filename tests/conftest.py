@@ -1,0 +1,56 @@
+"""Shared fixtures: real corpus files, real Chroma in a temporary directory, real models."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import assistant  # noqa: F401  (applies the offline switches)
+from assistant.settings import PROJECT_DIR, Settings
+
+SEED_CORPUS = PROJECT_DIR / "corpus"
+DEV_SET = PROJECT_DIR / "evals" / "datasets" / "dev.jsonl"
+ARTICLE = "2023-11-13_article_departements-pacte-des-solidarites.txt"
+GOVERNMENT = "2023-11-10_gouvernement_etat-departements-actions-ambitions.txt"
+ANDASS = "2024-10-15_andass_solidarites-par-gros-temps.txt"
+BROCHURE = "2021_gauche-adf_changer-la-vie-des-territoires.txt"
+STRATEGY = "2019_strategie-pauvrete_relation-renouvelee-departements.txt"
+
+
+def make_settings(tmp: Path, corpus: Path, **overrides) -> Settings:
+    values = dict(corpus_dir=corpus, index_dir=tmp / "index", collection="test")
+    values.update(overrides)
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """Two short seed documents and the manifest, in a corpus of its own."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (ARTICLE, STRATEGY, "manifest.toml"):
+        shutil.copy(SEED_CORPUS / name, corpus / name)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory):
+    """The full seed corpus indexed once for the session (about 40 s on 2 cores)."""
+    from assistant.ingest import ingest
+
+    tmp = tmp_path_factory.mktemp("seed")
+    settings = make_settings(tmp, SEED_CORPUS)
+    report = ingest(settings)
+    assert not report.errors, report.errors
+    return settings, report
+
+
+@pytest.fixture(scope="session")
+def seed_retriever(seed_index):
+    from assistant.retrieve import Retriever
+
+    return Retriever(seed_index[0])
