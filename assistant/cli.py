@@ -113,10 +113,25 @@ def search(
     from .errors import AssistantError
     from .retrieve import get_retriever
 
-    if (question is None) == (batch is None):
-        _fail("donnez soit une question, soit --batch FICHIER.jsonl.")
+    if question is not None and batch is not None:
+        _fail("donnez soit une question, soit --batch FICHIER.jsonl, pas les deux.")
     settings = _settings(**({"retrieval_mode": mode} if mode else {}))
     retriever = _guard(lambda: get_retriever(settings))
+
+    if question is None and batch is None:  # interactive: one question per line
+        typer.echo("Posez vos questions (ligne vide ou Ctrl-D pour quitter).")
+        while True:
+            try:
+                line = input("Question : ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not line:
+                break
+            try:
+                _print_results(retriever.search(line, k=k))
+            except AssistantError as exc:
+                typer.secho(f"Erreur : {exc}", fg=typer.colors.RED)
+        return
 
     if batch is not None:
         for number, item in _read_batch(batch):
@@ -139,6 +154,10 @@ def search(
     if json_out:
         typer.echo(json.dumps({"question": question, "results": [r.as_dict() for r in results]}, ensure_ascii=False))
         return
+    _print_results(results)
+
+
+def _print_results(results) -> None:
     if not results:
         typer.echo("Aucun passage trouvé.")
     for r in results:
