@@ -94,6 +94,7 @@ def extract(chunks: list[tuple[str, str, str]]) -> dict[str, Entry]:
             parts = [p for w in words for p in re.split(r"['’\-]", w) if p]
             if acr not in entries and acr not in _NOT_ACRONYMS and _spells(acr, parts):
                 entries[acr] = Entry(acr, inner.strip(), doc_id, chunk_id, _sentence_around(text, m.start(1)))
+    _spelled_elsewhere(entries, uses, chunks)
     # A word printed in capitals ("CONFIANCE") also appears in lower case: not an acronym.
     lower_words = {w for _, _, text in chunks for w in re.findall(r"\b[a-zà-ÿ]{2,}\b", text)}
     for acr, n in uses.items():
@@ -105,11 +106,47 @@ def extract(chunks: list[tuple[str, str, str]]) -> dict[str, Entry]:
     return entries
 
 
+def _spelled_elsewhere(entries: dict[str, Entry], uses: Counter, chunks) -> None:
+    """An acronym never defined beside a parenthesis may still be written out in full
+    somewhere ("SPDA" and "service public départemental de l'autonomie"): find a run of
+    words whose initials are exactly its letters (4 letters or more, to avoid chance)."""
+    wanted = {fold(a): a for a in uses if a not in entries and len(a) >= 4 and a.isalpha()}
+    if not wanted:
+        return
+    longest = max(len(k) for k in wanted)
+    found: dict[str, Counter] = {}
+    where: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for chunk_id, doc_id, text in chunks:
+        words = list(re.finditer(r"[\wÀ-ÿ]+(?:['’][\wÀ-ÿ]+)?", text))
+        content = [(m, fold(re.sub(r"^(?:l|d|qu)['’]", "", m.group(0), flags=re.IGNORECASE)))
+                   for m in words]
+        content = [(m, w) for m, w in content if w and w not in _MINOR]
+        for i in range(len(content)):
+            initials = ""
+            for j in range(i, min(i + longest, len(content))):
+                initials += content[j][1][0]
+                acr = wanted.get(initials)
+                if acr and content[i][1][0].isalpha():
+                    start, end = content[i][0].start(), content[j][0].end()
+                    phrase = re.sub(r"^(?:l|d|qu)['’]", "", text[start:end], flags=re.IGNORECASE)
+                    key = fold(phrase)
+                    found.setdefault(acr, Counter())[key] += 1
+                    where.setdefault((acr, key), (phrase, doc_id, chunk_id))
+    for acr, counts in found.items():
+        key = counts.most_common(1)[0][0]  # the spelling the corpus uses most
+        phrase, doc_id, chunk_id = where[(acr, key)]
+        text = next(t for c, _, t in chunks if c == chunk_id)
+        entries[acr] = Entry(acr, phrase, doc_id, chunk_id, _sentence_around(text, text.find(phrase)))
+
+
 def _sentence_around(text: str, pos: int) -> str:
     start = max(text.rfind(". ", 0, pos) + 2, 0) if text.rfind(". ", 0, pos) >= 0 else 0
     end = text.find(". ", pos)
     end = len(text) if end < 0 else end + 1
     return text[start:end].strip()[:400]
+
+
+EXPANSION_WEIGHT = 0.3
 
 
 class Glossary:
@@ -121,16 +158,22 @@ class Glossary:
         self._by_token = {fold(a): e for a, e in self.entries.items()}
         self._expansion_terms = {a: analyze(e.expansion) for a, e in self.entries.items()}
 
-    def expand_terms(self, question: str, terms: list[str]) -> list[str]:
+    def expand_terms(self, question: str, terms: list[str]) -> tuple[list[str], dict[str, float]]:
+        """Extra terms and their weights: an expansion's words count less than the acronym
+        they stand for (many are common words), an acronym found from its expansion fully."""
         extra: list[str] = []
+        weights: dict[str, float] = {}
         present = set(terms)
         for acr, exp_terms in self._expansion_terms.items():
             key = self._keys[acr]
             if key in present:
-                extra.extend(t for t in exp_terms if t not in present)
+                for t in exp_terms:
+                    if t not in present and t not in weights:
+                        extra.append(t)
+                        weights[t] = EXPANSION_WEIGHT
             elif exp_terms and all(t in present for t in exp_terms):
                 extra.append(key)
-        return extra
+        return extra, weights
 
     def expand_question(self, question: str) -> str:
         """The question with acronyms followed by their expansion, for dense retrieval."""

@@ -23,6 +23,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+# Bump when the analyzer or glossary extraction changes, so cached copies are rebuilt.
+DERIVED_VERSION = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -109,7 +111,7 @@ class Retriever:
     # ----- derived, cached structures ----------------------------------------------
     def _fingerprint(self) -> str:
         items = sorted((d, r.doc_hash, len(r.chunk_ids)) for d, r in self.documents.items())
-        raw = json.dumps([self.collection.name, items]).encode()
+        raw = json.dumps([DERIVED_VERSION, self.collection.name, items]).encode()
         return hashlib.sha256(raw).hexdigest()[:16]
 
     def _derived(self) -> tuple[BM25Index, dict[str, Entry]]:
@@ -150,12 +152,12 @@ class Retriever:
 
     def lexical_search(self, query: str, k: int, context: str = "") -> list[tuple[str, float]]:
         terms = analyze(query)
-        terms += self.glossary.expand_terms(query, terms)
-        weights = {}
+        extra, weights = self.glossary.expand_terms(query, terms)
+        terms += extra
         if context:  # earlier turns help a follow-up, at half weight
-            extra = [t for t in analyze(context) if t not in terms]
-            weights = {t: 0.5 for t in extra}
-            terms += extra
+            earlier = [t for t in analyze(context) if t not in terms]
+            weights.update({t: 0.5 for t in earlier})
+            terms += earlier
         return self.lexical.search(terms, k, weights)
 
     def _shingles_of(self, chunk_id: str) -> set[int]:
@@ -172,21 +174,21 @@ class Retriever:
         n = max(self.settings.candidates, 3 * k)
         context = " ".join(t.get("content", "") for t in (history or [])[-4:]
                            if isinstance(t, dict) and t.get("role") == "user")
-        rankings: list[list[tuple[str, float]]] = []
+        rankings: list[tuple[float, list[tuple[str, float]]]] = []
         dense_scores: dict[str, float] = {}
         lexical_scores: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             hits = self.dense(f"{context} {question}".strip() if context else question, n)
             dense_scores = dict(hits)
-            rankings.append(hits)
+            rankings.append((self.settings.dense_weight, hits))
         if mode in ("hybrid", "lexical"):
             hits = self.lexical_search(question, n, context)
             lexical_scores = dict(hits)
-            rankings.append(hits)
+            rankings.append((1.0, hits))
         fused: dict[str, float] = {}
-        for ranking in rankings:
+        for weight, ranking in rankings:
             for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.rrf_k + rank + 1)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
 
         results: list[Result] = []

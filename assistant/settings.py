@@ -58,6 +58,7 @@ class Settings:
     top_k: int = 5
     candidates: int = 30  # per retriever, before fusion and de-duplication
     rrf_k: int = 60
+    dense_weight: float = 0.5  # weight of the dense ranking in the fusion (lexical: 1.0), measured
     dedup_threshold: float = 0.5
     max_question_chars: int = 2000
 
@@ -83,6 +84,7 @@ class Settings:
             top_k=_env_int("ASSISTANT_TOP_K", 5),
             candidates=_env_int("ASSISTANT_CANDIDATES", 30),
             rrf_k=_env_int("ASSISTANT_RRF_K", 60),
+            dense_weight=float(_env("ASSISTANT_DENSE_WEIGHT", "0.5")),
             max_question_chars=_env_int("ASSISTANT_MAX_QUESTION_CHARS", 2000),
         )
         values.update(overrides)

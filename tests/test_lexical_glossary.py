@@ -38,7 +38,9 @@ def test_glossary_from_corpus_text_and_expansion_both_ways():
     assert entries["APA"].expansion == ""  # used, never spelled out
     glossary = Glossary(entries)
     terms = analyze("Qui touche le RSA ?")
-    assert set(analyze("revenu solidarité active")) <= set(terms + glossary.expand_terms("", terms))
+    extra, weights = glossary.expand_terms("", terms)
+    assert set(analyze("revenu solidarité active")) <= set(terms + extra)
+    assert all(0 < weights[t] < 1 for t in extra)
     terms = analyze("montant du revenu de solidarité active")
-    assert "rsa" in glossary.expand_terms("", terms)
+    assert "rsa" in glossary.expand_terms("", terms)[0]
     assert "revenu de solidarité active" in glossary.expand_question("c'est quoi le rsa")
