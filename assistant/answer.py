@@ -1,0 +1,282 @@
+"""Answer: question -> (rewrite) -> retrieve -> prompt -> LLM -> citations -> verify -> answer.
+
+`stream()` yields events in the order a chat shows them: the retrieved sources first, then
+the model's tokens, then the verified answer. `answer()` returns only the last. Whatever
+fails on the way (no model, model crash, timeout) ends in the extractive answer with a
+notice; the answer never contains a sentence that no cited passage supports.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .errors import AssistantError, QuestionError
+from .lexical import analyze, fold
+from .llm import LLMUnavailable, generation_lock, get_chat_model, identity
+from .prompts import load as load_prompt
+from .retrieve import Result, clean_question, get_retriever
+from .settings import Settings, get_settings
+from .verify import REFUSAL, content_terms, numbers, split_sentences, verify
+
+log = logging.getLogger(__name__)
+
+NOTICE_EXTRACTIVE = ("Réponse extractive (sans modèle de langage) : ce sont les phrases des documents "
+                     "les plus proches de la question.")
+_FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
+                        r"\b(il|elle|ils|elles|le|la|les|ça|cela|celui|celle|ceux|ce dispositif|cette mesure)\s*\??\s*$",
+                        re.IGNORECASE)
+
+
+@dataclass
+class Citation:
+    n: int
+    chunk_id: str
+    text: str
+    source: dict
+    sentences: list[str] = field(default_factory=list)  # the answer sentences it supports
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "text": self.text, "source": self.source, "sentences": self.sentences}
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    standalone_question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Result]  # everything retrieved (the closest passages when refused)
+    backend: str
+    notice: str = ""
+    removed: list[dict] = field(default_factory=list)  # sentences the verifier took out, with why
+    raw: str = ""  # the model's text before verification
+    refusal_reason: str = ""
+    timings: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.as_dict() for c in self.citations],
+            "timings": self.timings,
+            "backend": self.backend,
+        }
+        if self.notice:
+            out["notice"] = self.notice
+        if self.refused:
+            out["refusal_reason"] = self.refusal_reason
+            out["closest"] = [p.as_dict() for p in self.passages[:3]]
+        if self.removed:
+            out["removed"] = self.removed
+        return out
+
+
+def clean_history(history) -> list[dict]:
+    """Keep well-formed turns only; a malformed history never stops an answer."""
+    if not isinstance(history, list):
+        return []
+    out = []
+    for turn in history[-8:]:
+        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
+            out.append({"role": turn["role"], "content": turn["content"][:2000]})
+    return out
+
+
+def _focus(text: str, question: str, limit: int) -> str:
+    """The part of a passage nearest the question, within `limit` characters."""
+    if len(text) <= limit:
+        return text
+    wanted = set(analyze(question))
+    sentences = split_sentences(text)
+    scores = [len(wanted & set(analyze(s))) for s in sentences]
+    best = max(range(len(sentences)), key=lambda i: scores[i])
+    lo = hi = best
+    size = len(sentences[best])
+    while True:
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sentences) and size + len(sentences[j]) + 1 <= limit:
+                size += len(sentences[j]) + 1
+                lo, hi = min(lo, j), max(hi, j)
+                grown = True
+        if not grown:
+            break
+    return " ".join(sentences[lo : hi + 1])[:limit]
+
+
+def _passage_block(settings: Settings, n: int, result: Result, question: str) -> str:
+    template = load_prompt(settings.prompts_dir, "passage")
+    text = _focus(result.text, question, settings.passage_chars).replace("</extrait>", "")
+    return template.format(n=n, title=result.meta["title"][:120], date=result.meta["date"], text=text)
+
+
+def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
+    """A follow-up becomes a standalone question (LLM when there is one, else the previous question prefixed)."""
+    previous = [t["content"] for t in history if t["role"] == "user"]
+    if not previous:
+        return question
+    short = len(question.split()) <= 8 or _FOLLOW_UP.search(question)
+    if not short:
+        return question
+    fallback = f"{previous[-1].rstrip(' ?')} — {question}"
+    if model is None:
+        return fallback
+    turns = "\n".join(f"{'Agent' if t['role'] == 'user' else 'Assistant'} : {t['content'][:400]}" for t in history[-4:])
+    prompt = load_prompt(settings.prompts_dir, "rewrite").format(history=turns, question=question)
+    try:
+        with generation_lock:
+            text = model.bind(max_tokens=60).invoke([("human", prompt)]).content
+    except Exception as exc:  # the rewrite is a nicety: never fail the answer for it
+        log.warning("rewrite failed: %s", exc)
+        return fallback
+    text = text.strip().strip('"«» ').split("\n")[0].strip()
+    if not (8 <= len(text) <= 300) or "?" not in text:
+        return fallback
+    return text
+
+
+def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: int = 2) -> str:
+    """The best supporting sentences, each cited; empty when nothing is close enough."""
+    wanted = content_terms(question)
+    if not wanted:
+        return ""
+    scored = []
+    for n, result in given:
+        for i, sentence in enumerate(split_sentences(result.text)):
+            terms = content_terms(sentence)
+            hit = len(wanted & terms)
+            if hit and len(sentence) >= 25:
+                scored.append((hit / len(wanted), -n, -i, n, sentence))
+    scored.sort(reverse=True)
+    picked = [s for s in scored if s[0] >= 0.34][:max_sentences]
+    return " ".join(f"{s[4].rstrip()} [{s[3]}]" for s in picked)
+
+
+def _date_notice(citations: list[Citation]) -> str:
+    dates = sorted({c.source["date"] for c in citations})
+    docs = {c.source["doc_id"] for c in citations}
+    if len(docs) > 1 and len(dates) > 1:
+        return ("Attention : cette réponse s'appuie sur des documents de dates différentes ("
+                + ", ".join(dates) + ") ; ils peuvent ne pas dire la même chose : vérifiez le plus récent.")
+    return ""
+
+
+def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
+    """Events: {"type": "sources"}, {"type": "token"}..., {"type": "answer", "answer": AnswerResult}."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    question = clean_question(question, settings.max_question_chars)
+    history = clean_history(history)
+    retriever = get_retriever(settings)
+    notice, model = "", None
+    if settings.llm_backend != "extractive":
+        try:
+            model = get_chat_model(settings)
+        except LLMUnavailable as exc:
+            notice = f"{exc} {NOTICE_EXTRACTIVE}"
+    standalone = rewrite_question(question, history, model, settings)
+    results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+    retrieve_ms = round((time.perf_counter() - started) * 1000, 1)
+    yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
+           "retrieve_ms": retrieve_ms}
+
+    given = list(enumerate(results[: settings.answer_passages], 1))
+    full = {n: r.text for n, r in given}
+    timings = {"retrieve_ms": retrieve_ms, "first_token_ms": None, "total_ms": None}
+    backend = identity(settings) if model is not None else "extractive"
+
+    def finish(raw: str, refusal_reason: str = "") -> AnswerResult:
+        verdict = verify(raw, full) if raw else None
+        refused = verdict is None or verdict.refused
+        citations: dict[int, Citation] = {}
+        if not refused:
+            for s in verdict.kept:
+                for n in s.cited:
+                    r = results[n - 1]
+                    citations.setdefault(n, Citation(n, r.chunk_id, r.text, r.source())).sentences.append(s.text)
+        reason = refusal_reason or ("" if not refused else
+                                    "le modèle indique que les documents ne répondent pas" if verdict and verdict.model_refused
+                                    else "aucune phrase de la réponse n'est appuyée par les passages")
+        cites = sorted(citations.values(), key=lambda c: c.n)
+        extra = _date_notice(cites) if not refused else ""
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return AnswerResult(
+            question=question, standalone_question=standalone,
+            answer=REFUSAL if refused else verdict.text(), refused=refused, citations=cites,
+            passages=results, backend=backend, notice=" ".join(x for x in (notice, extra) if x),
+            removed=[{"sentence": s.text, "reason": s.reason} for s in (verdict.removed if verdict else [])],
+            raw=raw, refusal_reason=reason, timings=timings,
+        )
+
+    # Refuse before generating when the passages cannot hold the answer.
+    if not given:
+        yield {"type": "answer", "answer": finish("", "aucun passage trouvé")}
+        return
+    best = max((r.dense or 0.0) for _, r in given)
+    if best and best < settings.min_relevance:
+        yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
+        return
+    known = set()
+    for _, r in given:
+        known |= numbers(r.text) | numbers(r.meta["date"]) | numbers(r.meta["title"])
+    asked = numbers(standalone) - known
+    if asked:
+        yield {"type": "answer", "answer": finish(
+            "", "la question porte sur " + ", ".join(sorted(asked)) + ", absent des passages trouvés")}
+        return
+
+    if model is None:
+        raw = _extractive(standalone, given)
+        if not notice and settings.llm_backend == "extractive":
+            notice = NOTICE_EXTRACTIVE
+        yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
+        return
+
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([
+        ("system", load_prompt(settings.prompts_dir, "answer_system")),
+        ("human", load_prompt(settings.prompts_dir, "answer_user")),
+    ])
+    chain = prompt | model | StrOutputParser()
+    inputs = {
+        "passages": "\n".join(_passage_block(settings, n, r, standalone) for n, r in given),
+        "question": standalone.replace("{", "(").replace("}", ")"),
+    }
+    raw, deadline = "", started + settings.llm_timeout
+    try:
+        with generation_lock:
+            for token in chain.stream(inputs):
+                if timings["first_token_ms"] is None:
+                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                raw += token
+                yield {"type": "token", "text": token}
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"plus de {settings.llm_timeout} s")
+    except Exception as exc:  # crash, timeout, server down: the extractive answer takes over
+        log.warning("LLM failed: %s", exc)
+        notice = f"Le modèle de langage n'a pas pu répondre ({type(exc).__name__}). {NOTICE_EXTRACTIVE}"
+        backend = "extractive"
+        raw = _extractive(standalone, given)
+        yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
+        return
+    yield {"type": "answer", "answer": finish(raw)}
+
+
+def answer(question: str, history=None, settings: Settings | None = None) -> AnswerResult:
+    result = None
+    for event in stream(question, history, settings):
+        if event["type"] == "answer":
+            result = event["answer"]
+    return result
+
+
+__all__ = ["answer", "stream", "AnswerResult", "Citation", "AssistantError", "QuestionError", "fold"]
