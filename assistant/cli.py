@@ -172,6 +172,106 @@ def _print_results(results) -> None:
         typer.echo("")
 
 
+def _print_answer(result) -> None:
+    color = typer.colors.YELLOW if result.refused else None
+    typer.secho(result.answer, fg=color, bold=not result.refused)
+    if result.notice:
+        typer.secho(result.notice, fg=typer.colors.YELLOW)
+    if result.refused:
+        if result.passages:
+            typer.echo("Passages les plus proches, à consulter :")
+            for p in result.passages[:3]:
+                src = p.source()
+                typer.echo(f"  - {src['title']} ({src['date']}), {src['path']} lignes {src['start_line']}-{src['end_line']}")
+        return
+    typer.echo("Sources :")
+    for c in result.citations:
+        src = c.source
+        typer.echo(f"  [{c.n}] {src['title']} — {src['publisher']}, {src['date']} — {src['path']}, "
+                   f"lignes {src['start_line']}-{src['end_line']}")
+
+
+def _answer_dict(result) -> dict:
+    d = result.as_dict()
+    return {k: d[k] for k in ("question", "answer", "refused", "citations", "timings")} | {
+        k: d[k] for k in ("notice", "standalone_question", "refusal_reason", "closest", "removed", "backend") if k in d}
+
+
+@app.command()
+def ask(
+    question: Optional[str] = typer.Argument(None, help="La question, en français."),
+    json_out: bool = typer.Option(False, "--json", help="Réponse en JSON."),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="Fichier JSONL {id, question, history?} ; une ligne JSON par entrée en sortie."),
+):
+    """Répondre à une question, avec des citations vérifiées, ou dire que les documents ne le permettent pas."""
+    from .answer import answer
+    from .errors import AssistantError
+
+    if (question is None) == (batch is None):
+        _fail("donnez soit une question, soit --batch FICHIER.jsonl.")
+    settings = _settings()
+    if batch is not None:
+        for number, item in _read_batch(batch):
+            if isinstance(item, str):
+                typer.secho(item, fg=typer.colors.YELLOW, err=True)
+                continue
+            try:
+                out = {"id": item.get("id", number), **_answer_dict(answer(item["question"], item.get("history"), settings))}
+            except AssistantError as exc:
+                out = {"id": item.get("id", number), "question": item["question"], "answer": "", "refused": True,
+                       "citations": [], "timings": {}, "error": str(exc)}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    result = _guard(lambda: answer(question, None, settings))
+    if json_out:
+        typer.echo(json.dumps(_answer_dict(result), ensure_ascii=False))
+    else:
+        _print_answer(result)
+
+
+@app.command()
+def chat():
+    """Conversation dans le terminal (les questions de suivi tiennent compte de l'historique)."""
+    from .answer import stream
+    from .errors import AssistantError
+
+    settings = _settings()
+    history: list[dict] = []
+    typer.echo("Posez vos questions (ligne vide ou Ctrl-D pour quitter). "
+               "N'indiquez pas de données personnelles sur les usagers.")
+    while True:
+        try:
+            line = input("\nVous : ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line:
+            break
+        result = None
+        try:
+            for event in stream(line, history, settings):
+                if event["type"] == "sources":
+                    typer.secho(f"({len(event['passages'])} passages trouvés en {event['retrieve_ms']:.0f} ms)", dim=True)
+                elif event["type"] == "answer":
+                    result = event["answer"]
+        except AssistantError as exc:
+            typer.secho(f"Erreur : {exc}", fg=typer.colors.RED)
+            continue
+        typer.echo("Assistant : ", nl=False)
+        _print_answer(result)
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": result.answer}]
+
+
+@app.command("model")
+def model_cmd(action: str = typer.Argument("install", help="install : assembler et vérifier le modèle local.")):
+    """Assembler le modèle local depuis ses paquets et vérifier son empreinte sha256."""
+    from .model import assemble
+
+    if action != "install":
+        _fail("action inconnue ; seule « install » existe.")
+    path = _guard(lambda: assemble(_settings().models_dir))
+    typer.echo(f"Modèle local prêt et vérifié : {path}")
+
+
 @app.command("eval-retrieval")
 def eval_retrieval(
     dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),

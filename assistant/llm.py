@@ -76,7 +76,7 @@ def _load(settings: Settings):
             model_path=str(path),
             n_ctx=settings.llm_ctx,
             n_threads=settings.llm_threads,
-            n_batch=256,
+            n_batch=512,
             temperature=0.0,
             max_tokens=settings.llm_max_tokens,
             verbose=False,

@@ -1,0 +1,51 @@
+"""The verifier catches what the small model invents (hand-made answers)."""
+
+from assistant.verify import REFUSAL, numbers, split_sentences, verify
+
+P1 = ("Le fonds de contractualisation, d'un montant de 135 millions d'euros en 2019 (avec le fonds d'appui "
+      "aux politiques d'insertion), sera ainsi porté a minima à 210 millions d'euros en 2022.")
+P2 = ("L'État s'engage aux côtés des Départements à faciliter l'accès au répit pour les aidants, ce qui passe "
+      "par un plan de création de plus de 6 000 nouvelles places.")
+PASSAGES = {1: P1, 2: P2}
+
+
+def test_supported_sentence_is_kept_with_its_citation():
+    v = verify("Le fonds de contractualisation s'élevait à 135 millions d'euros en 2019 [1].", PASSAGES)
+    assert not v.refused and v.kept[0].cited == [1]
+    assert v.text().endswith("[1]")
+
+
+def test_invented_number_is_removed():
+    v = verify("Le fonds de contractualisation atteindra 300 millions d'euros en 2022 [1]. "
+               "Il était de 135 millions d'euros en 2019 [1].", PASSAGES)
+    assert [s.text for s in v.removed] == ["Le fonds de contractualisation atteindra 300 millions d'euros en 2022."]
+    assert "300" in v.removed[0].reason
+    assert "300" not in v.text() and "135" in v.text()
+
+
+def test_wrong_citation_number_is_repaired_and_dangling_marker_dropped():
+    v = verify("Plus de 6 000 nouvelles places de répit sont prévues pour les aidants [1].", PASSAGES)
+    assert v.kept[0].cited == [2]
+    v = verify("Plus de 6 000 nouvelles places de répit sont prévues pour les aidants [7].", PASSAGES)
+    assert v.kept[0].cited == [2] and "[7]" not in v.text()
+
+
+def test_sentence_without_support_removed_and_refusal_when_nothing_left():
+    v = verify("La PMI suit les enfants de moins de six ans dans chaque canton [2].", PASSAGES)
+    assert v.refused and v.text() == REFUSAL
+    assert v.removed and v.removed[0].reason
+
+
+def test_invented_name_is_removed():
+    v = verify("Le fonds de contractualisation de 135 millions d'euros en 2019 est géré par la CNAF [1].", PASSAGES)
+    assert v.refused and "cnaf" in v.removed[0].reason
+
+
+def test_model_refusal_is_a_refusal():
+    v = verify("Les documents disponibles ne permettent pas de répondre à cette question.", PASSAGES)
+    assert v.refused and v.model_refused
+
+
+def test_number_normalisation_and_sentence_split():
+    assert numbers("6 000 places, 6000 lits et 3,5 millions") == {"6000", "3,5"}
+    assert split_sentences("Première phrase [1]. Deuxième phrase. [2]") == ["Première phrase [1].", "Deuxième phrase. [2]"]
