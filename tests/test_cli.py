@@ -53,3 +53,32 @@ def test_ingest_summary_and_missing_index_message(tmp_path, small_corpus):
     assert report["documents"] == 2 and report["chunks"] > 0 and "seconds" in report
     out = _run(["ingest"], settings)
     assert "2 inchangés" in out.stdout
+
+
+def test_ask_batch_json_contract(seed_index, tmp_path):
+    settings, _ = seed_index
+    batch = tmp_path / "ask.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"id": "q1", "question": "Quel était le montant du fonds de contractualisation en 2019 ?"}, ensure_ascii=False),
+        json.dumps({"id": "q2", "question": "Et en 2022 ?", "history": [
+            {"role": "user", "content": "Quel était le montant du fonds de contractualisation en 2019 ?"},
+            {"role": "assistant", "content": "135 millions d'euros [1]."}]}, ensure_ascii=False),
+        json.dumps({"id": "q3", "question": "Quel est le montant du RSA en 2025 ?"}, ensure_ascii=False),
+        json.dumps({"id": "q4", "question": ""}),
+    ]), encoding="utf-8")
+    env_settings = settings
+    out = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--batch", str(batch), "--json"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "ASSISTANT_CORPUS_DIR": str(env_settings.corpus_dir),
+                              "ASSISTANT_INDEX_DIR": str(env_settings.index_dir),
+                              "ASSISTANT_COLLECTION": env_settings.collection, "ASSISTANT_LLM": "extractive"})
+    assert out.returncode == 0, out.stderr
+    rows = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    q1 = rows["q1"]
+    assert set(q1) >= {"id", "question", "answer", "refused", "citations", "timings"}
+    assert not q1["refused"] and "135" in q1["answer"]
+    assert q1["citations"][0]["n"] == 1 and q1["citations"][0]["source"]["doc_id"] == STRATEGY
+    assert set(q1["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert "210" in rows["q2"]["answer"]
+    assert rows["q3"]["refused"] and rows["q3"]["closest"]
+    assert rows["q4"]["error"] and rows["q4"]["refused"]
