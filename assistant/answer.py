@@ -168,6 +168,12 @@ def _date_notice(citations: list[Citation]) -> str:
     return ""
 
 
+def relevance(retriever, question: str) -> float:
+    """Best dense similarity between the question and any indexed passage."""
+    top = retriever.dense(question, 1)
+    return top[0][1] if top else 0.0
+
+
 def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
     """Events: {"type": "sources"}, {"type": "token"}..., {"type": "answer", "answer": AnswerResult}."""
     settings = settings or get_settings()
@@ -219,8 +225,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     if not given:
         yield {"type": "answer", "answer": finish("", "aucun passage trouvé")}
         return
-    best = max((r.dense or 0.0) for _, r in given)
-    if best and best < settings.min_relevance:
+    if relevance(retriever, standalone) < settings.min_relevance:
         yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
         return
     known = set()

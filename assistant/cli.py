@@ -316,6 +316,19 @@ def eval_answers(
 
 
 @app.command()
+def calibrate(
+    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),
+    max_false: float = typer.Option(0.02, help="Part maximale de refus à tort sur les questions qui ont une réponse."),
+):
+    """Calibrer le seuil de refus sur la pertinence de la recherche (ASSISTANT_MIN_RELEVANCE)."""
+    from evals.calibrate import run
+
+    result = _guard(lambda: run(_settings(), dataset, max_false))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    typer.echo(f"Seuil proposé : ASSISTANT_MIN_RELEVANCE={result['threshold']}")
+
+
+@app.command()
 def config():
     """Afficher les réglages en vigueur (variables d'environnement ASSISTANT_*)."""
     typer.echo(json.dumps(_settings().public(), ensure_ascii=False, indent=1))

@@ -9,6 +9,7 @@ extractive answer with a notice.
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 from .errors import AssistantError
@@ -33,6 +34,21 @@ def identity(settings: Settings) -> str:
     if settings.llm_backend == "openai":
         return f"openai:{settings.llm_model or 'default'}@{settings.llm_url}"
     return "extractive"
+
+
+def _close_all() -> None:
+    """Free llama.cpp models before interpreter teardown (its __del__ fails late in shutdown)."""
+    for model in list(_models.values()):
+        client = getattr(model, "client", None)
+        if client is not None and hasattr(client, "close"):
+            try:
+                client.close()
+            except Exception:
+                pass
+    _models.clear()
+
+
+atexit.register(_close_all)
 
 
 def get_chat_model(settings: Settings):

@@ -75,7 +75,7 @@ class Settings:
     models_dir: Path = PROJECT_DIR / "models"
     answer_passages: int = 3  # passages given to the LLM (prompt size bounds latency)
     passage_chars: int = 700  # characters of each passage given to the LLM
-    min_relevance: float = 0.0  # refusal threshold on retrieval relevance (calibrated, see README)
+    min_relevance: float = 0.789  # refusal below this dense similarity: `assistant calibrate --max-false 0`
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -112,7 +112,7 @@ class Settings:
             models_dir=Path(_env("ASSISTANT_MODELS_DIR", str(home / "models"))),
             answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
             passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
-            min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.0")),
+            min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.789")),
         )
         values.update(overrides)
         settings = cls(**values)

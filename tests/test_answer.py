@@ -86,3 +86,20 @@ def test_malformed_history_is_ignored(seed_index):
     result = answer("Qu'est-ce que le Pacte des solidarités ?", history=[{"bad": 1}, "x", None],
                     settings=replace(seed_index[0], llm_backend="extractive"))
     assert result.answer
+
+
+def test_relevance_threshold_refuses_before_generating(seed_index):
+    settings = replace(seed_index[0], llm_backend="extractive", min_relevance=0.99)
+    result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+    assert result.refused and "assez proche" in result.refusal_reason and result.passages
+
+
+def test_calibration_spares_every_answerable_question(seed_index):
+    from evals.calibrate import run
+
+    from .conftest import DEV_SET
+
+    result = run(seed_index[0], DEV_SET, max_false=0.0)
+    assert result["answerable_false_refusals"] == 0
+    assert result["threshold"] < result["answerable_min"]
+    assert result["unanswerable"] >= 10
