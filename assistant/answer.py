@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .errors import AssistantError, QuestionError
-from .lexical import analyze, fold
+from .lexical import analyze
 from .llm import LLMUnavailable, generation_lock, get_chat_model, identity
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
@@ -283,5 +282,3 @@ def answer(question: str, history=None, settings: Settings | None = None) -> Ans
             result = event["answer"]
     return result
 
-
-__all__ = ["answer", "stream", "AnswerResult", "Citation", "AssistantError", "QuestionError", "fold"]

@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from .corpus import file_hash
 from .errors import AssistantError
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -25,14 +26,6 @@ PARTS = 22
 
 class ModelError(AssistantError):
     """The local model is missing, incomplete or not the expected file."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _part_paths() -> list[Path]:
@@ -97,7 +90,7 @@ def verified(path: Path) -> Path:
             return path
     except (OSError, ValueError):
         pass
-    if sha256_of(path) != MODEL_SHA256:
+    if file_hash(path) != MODEL_SHA256:
         raise ModelError(
             f"Le fichier {path} n'a pas l'empreinte sha256 attendue : il n'est pas chargé. "
             "Supprimez-le puis relancez scripts/setup pour le reconstruire."

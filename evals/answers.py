@@ -19,7 +19,7 @@ from assistant.answer import answer
 from assistant.errors import AssistantError
 from assistant.lexical import fold
 from assistant.settings import Settings
-from assistant.verify import numbers, split_sentences, support
+from assistant.verify import numbers, support
 
 from .dataset import load
 

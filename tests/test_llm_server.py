@@ -1,9 +1,7 @@
 """The OpenAI-compatible path, against llama-cpp-python's own server started on loopback."""
 
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import pytest
@@ -12,30 +10,18 @@ from assistant.answer import answer
 from assistant.model import MODEL_FILE
 from assistant.settings import PROJECT_DIR
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")
 def llama_server():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(PROJECT_DIR / "models" / MODEL_FILE),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
          "--model_alias", "qwen-local"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited at start")
-            time.sleep(0.5)
+    wait_for_port(port, proc, 120)
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(20)
@@ -52,7 +38,7 @@ def test_answer_through_openai_compatible_server(seed_index, llama_server):
 
 
 def test_server_down_falls_back_with_notice(seed_index):
-    settings = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{_free_port()}/v1")
+    settings = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1")
     result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
     assert "n'a pas pu répondre" in result.notice
     assert "135" in result.answer and result.backend == "extractive"
