@@ -110,10 +110,19 @@ def _focus(text: str, question: str, limit: int) -> str:
     return " ".join(sentences[lo : hi + 1])[:limit]
 
 
+_CONTROL_TOKENS = re.compile(r"<\|[^|<>]{0,40}\|>|</?extrait[^>]{0,200}>", re.IGNORECASE)
+
+
+def neutralize(text: str) -> str:
+    """Quoted data must not close its quote or forge chat-template turns (<|im_start|>...)."""
+    return _CONTROL_TOKENS.sub(" ", text).replace("{", "(").replace("}", ")")
+
+
 def _passage_block(settings: Settings, n: int, result: Result, question: str) -> str:
     template = load_prompt(settings.prompts_dir, "passage")
-    text = _focus(result.text, question, settings.passage_chars).replace("</extrait>", "")
-    return template.format(n=n, title=result.meta["title"][:120], date=result.meta["date"], text=text)
+    text = neutralize(_focus(result.text, question, settings.passage_chars))
+    return template.format(n=n, title=neutralize(result.meta["title"][:120]), date=neutralize(result.meta["date"]),
+                           text=text)
 
 
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
@@ -253,7 +262,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     chain = prompt | model | StrOutputParser()
     inputs = {
         "passages": "\n".join(_passage_block(settings, n, r, standalone) for n, r in given),
-        "question": standalone.replace("{", "(").replace("}", ")"),
+        "question": neutralize(standalone),
     }
     raw, deadline = "", started + settings.llm_timeout
     try:
