@@ -57,7 +57,7 @@ def score_item(item, result: dict) -> dict:
         "id": item.id, "category": item.category, "answerable": item.answerable, "refused": refused,
         "key_facts": len(facts), "key_facts_found": len(found), "invented_numbers": invented,
         "citation_pairs": pairs, "citation_ok": ok, "guard_removed": len(result.get("removed", [])),
-        "guard_reasons": [r["reason"].split(":")[0] for r in result.get("removed", [])],
+        "guard_reasons": [r["reason"].split(":")[0].split(" (")[0].strip() for r in result.get("removed", [])],
         "first_token_ms": result["timings"].get("first_token_ms"), "total_ms": result["timings"].get("total_ms"),
         "retrieve_ms": result["timings"].get("retrieve_ms"), "backend": result.get("backend", ""),
         "notice": result.get("notice", ""),
