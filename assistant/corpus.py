@@ -102,8 +102,10 @@ def list_files(corpus_dir: Path, paths: list[Path] | None = None) -> tuple[list[
         else:
             raise CorpusError(f"{root} : fichier ou dossier introuvable.")
     supported, unsupported = [], []
+    base = corpus_dir.resolve()
     for p in sorted(set(found)):
-        if p.name in IGNORED_NAMES or any(part.startswith(".") for part in p.parts[-3:]):
-            continue
+        rel = p.relative_to(base).parts if base in p.parents else (p.name,)
+        if p.name in IGNORED_NAMES or any(part.startswith(".") for part in rel):
+            continue  # hidden files and folders (.git, editor swap files) are not documents
         (supported if p.suffix.lower() in SUPPORTED_SUFFIXES else unsupported).append(p)
     return supported, unsupported
