@@ -7,6 +7,7 @@ keyed by the generation and the documents' hashes, so they are rebuilt only on c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -104,6 +105,8 @@ class Retriever:
         self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}
         self.catalog = self.store.get_chunks(self.collection, sorted(self.owned))
         self._shingle_cache: dict[str, set[int]] = {}
+        # The answer path asks for the same question's vector twice (search, then relevance).
+        self._embed_query = functools.lru_cache(maxsize=256)(lambda text: tuple(self.embeddings.embed_query(text)))
         self._lock = threading.Lock()
         self.lexical, self.glossary_entries = self._derived()
         self.glossary = Glossary(self.glossary_entries)
@@ -142,7 +145,7 @@ class Retriever:
 
     # ----- search --------------------------------------------------------------------
     def dense(self, query: str, k: int) -> list[tuple[str, float]]:
-        vec = self.embeddings.embed_query(self.glossary.expand_question(query))
+        vec = list(self._embed_query(self.glossary.expand_question(query)))
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(vec, k=k + 10)
         out = []
         for doc, distance in hits:
