@@ -77,6 +77,21 @@ class Settings:
     passage_chars: int = 700  # characters of each passage given to the LLM
     min_relevance: float = 0.789  # refusal below this dense similarity: `assistant calibrate --max-false 0`
 
+    # Web chat (app.py). Loopback by default; admin features off until a token is set.
+    app_host: str = "127.0.0.1"
+    app_port: int = 7860
+    admin_token: str = ""  # password for upload/deletion/ingestion in the web app; empty: nobody
+    auth: str = ""  # optional login for everyone: "user:password,user2:password2"
+    data_dir: Path = PROJECT_DIR / "data"  # feedback store and logs (never committed)
+    upload_max_mb: int = 20
+    rate_limit_per_minute: int = 12  # questions per session per minute in the web app
+
+    # Evaluation judge (ragas LLM metrics): any OpenAI-compatible endpoint; empty: no judge.
+    judge_url: str = ""
+    judge_model: str = ""
+    judge_api_key: str = ""
+    judge_timeout: int = 120
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         home = Path(_env("ASSISTANT_HOME", str(PROJECT_DIR)))
@@ -113,6 +128,17 @@ class Settings:
             answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
             passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
             min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.789")),
+            app_host=_env("ASSISTANT_HOST", "127.0.0.1"),
+            app_port=_env_int("ASSISTANT_PORT", 7860),
+            admin_token=_env("ASSISTANT_ADMIN_TOKEN", ""),
+            auth=_env("ASSISTANT_AUTH", ""),
+            data_dir=Path(_env("ASSISTANT_DATA_DIR", str(home / "data"))),
+            upload_max_mb=_env_int("ASSISTANT_UPLOAD_MAX_MB", 20),
+            rate_limit_per_minute=_env_int("ASSISTANT_RATE_LIMIT", 12),
+            judge_url=_env("ASSISTANT_JUDGE_URL", ""),
+            judge_model=_env("ASSISTANT_JUDGE_MODEL", ""),
+            judge_api_key=_env("ASSISTANT_JUDGE_API_KEY", ""),
+            judge_timeout=_env_int("ASSISTANT_JUDGE_TIMEOUT", 120),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -138,7 +164,7 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if "api_key" in f.name and value:
+            if ("api_key" in f.name or f.name in ("admin_token", "auth")) and value:
                 value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
