@@ -207,7 +207,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     backend = identity(settings) if model is not None else "extractive"
 
     def finish(raw: str, refusal_reason: str = "") -> AnswerResult:
-        verdict = verify(raw, full) if raw else None
+        verdict = verify(raw, full, standalone) if raw else None
         refused = verdict is None or verdict.refused
         citations: dict[int, Citation] = {}
         if not refused:

@@ -133,7 +133,13 @@ def is_model_refusal(text: str) -> bool:
     return any(h in low for h in _REFUSAL_HINTS)
 
 
-def verify(answer: str, passages: dict[int, str]) -> Verdict:
+def restates(sentence: str, question: str) -> bool:
+    """A sentence that only repeats the question ("Les départements retenus sont :") answers nothing."""
+    asked = content_terms(question)
+    return bool(asked) and not (content_terms(sentence) - asked) and not (numbers(sentence) - numbers(question))
+
+
+def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict:
     """Check `answer` against the passages it was given (numbered as in the prompt)."""
     verdict = Verdict()
     if not answer.strip() or is_model_refusal(answer) and not numbers(answer):
@@ -148,6 +154,9 @@ def verify(answer: str, passages: dict[int, str]) -> Verdict:
             verdict.model_refused = True
             continue
         valid = [n for n in dict.fromkeys(cited) if n in passages]
+        if question and restates(text, question):
+            verdict.sentences.append(Sentence(text, valid, False, "reprend la question sans y répondre"))
+            continue
         backing = [n for n in valid if support(text, passages[n])[0]]
         if not backing:  # wrong or missing citation: is another given passage the support?
             backing = [n for n in passages if support(text, passages[n])[0]][:1]

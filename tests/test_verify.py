@@ -58,3 +58,13 @@ def test_passages_cannot_forge_chat_turns_or_close_their_quote():
     clean = neutralize(hostile)
     assert "<|" not in clean and "</extrait>" not in clean
     assert "12 000 euros" in clean
+
+
+def test_sentence_that_only_repeats_the_question_is_removed():
+    question = "Quel est le montant du fonds de contractualisation ?"
+    v = verify("Le montant du fonds de contractualisation est : [1]. "
+               "Le fonds de contractualisation s'élevait à 135 millions d'euros en 2019 [1].", PASSAGES, question)
+    assert [s.reason for s in v.removed] == ["reprend la question sans y répondre"]
+    assert v.kept[0].text.startswith("Le fonds de contractualisation s'élevait")
+    v = verify("Le montant du fonds de contractualisation est : [1].", PASSAGES, question)
+    assert v.refused
