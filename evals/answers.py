@@ -3,7 +3,8 @@
 Per question: refusal (right or wrong), key facts of the reference present in the answer,
 numbers in the answer absent from its cited passages, citation support, whether the
 verifier removed sentences (the guard firing), latency. Answers are cached per question
-and configuration in a JSONL file, so an interrupted run resumes.
+and configuration in a JSONL file, so an interrupted run resumes; `collect` is shared
+with the full suite (`assistant eval`, evals/suite.py).
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import json
 import re
 import statistics
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.answer import answer
+from assistant.answer import answer, clean_history
 from assistant.errors import AssistantError
 from assistant.lexical import fold
+from assistant.retrieve import Result, get_retriever
 from assistant.settings import Settings
 from assistant.verify import numbers, support
 
-from .dataset import load
+from .dataset import Item, load
 
 _MARKERS = re.compile(r"\[\d{1,2}\]")
 
@@ -32,13 +35,92 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+# Settings that do not change an answer (where files live, the web app, the eval judge):
+# leaving them out keeps cached answers valid when only they change.
+_NOT_ANSWER_SETTINGS = {
+    "corpus_dir", "index_dir", "prompts_dir", "models_dir", "app_host", "app_port", "admin_token", "auth",
+    "data_dir", "upload_max_mb", "rate_limit_per_minute", "judge_url", "judge_model", "judge_api_key",
+    "judge_timeout",
+}
+
+
 def config_key(settings: Settings) -> str:
+    """Identity of everything that shapes an answer: settings, LLM, prompts' text."""
     from assistant.llm import identity
 
-    keep = {k: v for k, v in settings.public().items() if k not in ("corpus_dir", "index_dir", "prompts_dir", "models_dir")}
+    keep = {k: v for k, v in settings.public().items() if k not in _NOT_ANSWER_SETTINGS}
     prompts = "".join(p.read_text(encoding="utf-8") for p in sorted(Path(settings.prompts_dir).glob("*.md")))
     raw = json.dumps([keep, identity(settings), prompts], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Answered:
+    """One question run through the pipeline: its answer (as_dict) and the passages it retrieved."""
+
+    item: Item
+    result: dict
+    passages: list[Result] = field(default_factory=list)
+    cached: bool = False
+
+
+def _passage_refs(results: list[Result]) -> list[dict]:
+    return [{"chunk_id": r.chunk_id, "score": r.score, "also_in": r.also_in} for r in results]
+
+
+def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> list[Result]:
+    """The ranked passages the answer was built on: from the cache, else the same search again."""
+    if refs is not None and all(r["chunk_id"] in retriever.catalog for r in refs):
+        return [Result(n, ref["score"], ref["chunk_id"], retriever.catalog[ref["chunk_id"]]["display"],
+                       retriever.catalog[ref["chunk_id"]], also_in=[a for a in ref["also_in"] if a in retriever.catalog],
+                       catalog=retriever.catalog) for n, ref in enumerate(refs, 1)]
+    question = result.get("standalone_question") or item.question
+    try:  # the answer path's search is deterministic: same question, same history, same passages
+        return retriever.search(question, k=max(settings.top_k, settings.answer_passages),
+                                history=clean_history(item.history))
+    except AssistantError:
+        return []
+
+
+def cache_path(settings: Settings, cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"answers-{config_key(settings)}.jsonl"
+
+
+def collect(settings: Settings, items: list[Item], cache_dir: Path,
+            progress=lambda *a: None) -> list[Answered]:
+    """Answer every item with the real pipeline, reusing (and appending to) the per-configuration cache."""
+    path = cache_path(settings, cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cached: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                cached[entry["id"]] = entry
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut by an interrupted run: that question is answered again
+    retriever = get_retriever(settings)
+    out = []
+    with open(path, "a", encoding="utf-8") as handle:
+        for i, item in enumerate(items, 1):
+            entry = cached.get(item.id)
+            if entry is not None and entry.get("result", {}).get("question") == item.question:
+                result = entry["result"]
+                out.append(Answered(item, result, _passages(retriever, entry.get("passages"), item, result, settings), True))
+            else:
+                try:
+                    got = answer(item.question, item.history, settings)
+                    result, passages = got.as_dict(), got.passages
+                except AssistantError as exc:
+                    result = {"question": item.question, "answer": "", "refused": True, "citations": [],
+                              "timings": {}, "error": str(exc)}
+                    passages = []
+                handle.write(json.dumps({"id": item.id, "result": result, "passages": _passage_refs(passages)},
+                                        ensure_ascii=False) + "\n")
+                handle.flush()
+                out.append(Answered(item, result, passages))
+            progress(i, len(items), item.id)
+    return out
 
 
 def score_item(item, result: dict) -> dict:
@@ -98,32 +180,10 @@ def run(settings: Settings, dataset: Path, cache_dir: Path, limit: int | None = 
     items = [i for i in load(dataset) if not categories or i.category in categories]
     if limit:
         items = items[:limit]
-    key = config_key(settings)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cache_path = cache_dir / f"answers-{key}.jsonl"
-    cached = {}
-    if cache_path.exists():
-        for line in cache_path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-                cached[entry["id"]] = entry["result"]
-            except (json.JSONDecodeError, KeyError):
-                continue
-    rows = []
-    with open(cache_path, "a", encoding="utf-8") as out:
-        for i, item in enumerate(items, 1):
-            result = cached.get(item.id)
-            if result is None:
-                try:
-                    result = answer(item.question, item.history, settings).as_dict()
-                except AssistantError as exc:
-                    result = {"answer": "", "refused": True, "citations": [], "timings": {}, "error": str(exc)}
-                out.write(json.dumps({"id": item.id, "result": result}, ensure_ascii=False) + "\n")
-                out.flush()
-            rows.append(score_item(item, result))
-            progress(i, len(items), item.id)
+    rows = [score_item(a.item, a.result) for a in collect(settings, items, cache_dir, progress)]
     by_cat = {c: summarize([r for r in rows if r["category"] == c]) for c in sorted({r["category"] for r in rows})}
-    return {"config": key, "cache": str(cache_path), "overall": summarize(rows), "categories": by_cat, "rows": rows}
+    return {"config": config_key(settings), "cache": str(cache_path(settings, cache_dir)), "overall": summarize(rows),
+            "categories": by_cat, "rows": rows}
 
 
 def format_table(result: dict) -> str:

@@ -30,28 +30,71 @@ class Item:
     key_facts: list = field(default_factory=list)
 
 
-def load(path: Path) -> list[Item]:
-    """Items of a JSONL dataset; a malformed line is an error naming the line."""
-    items, seen = [], set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+def _item(raw) -> Item:
+    """One dataset entry, checked field by field; ValueError says which field is wrong."""
+    if not isinstance(raw, dict):
+        raise ValueError("la ligne doit être un objet JSON {…}")
+    for name in ("id", "question", "category"):
+        if not isinstance(raw.get(name), str) or not raw[name].strip():
+            raise ValueError(f"champ « {name} » absent ou vide")
+    if raw["category"] not in CATEGORIES:
+        raise ValueError(f"catégorie inconnue « {raw['category']} » (connues : {', '.join(CATEGORIES)})")
+    answerable = raw.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise ValueError("le champ « answerable » doit valoir true ou false")
+    if answerable and raw["category"] in ("unanswerable", "injection"):
+        raise ValueError(f"une question de catégorie « {raw['category']} » doit avoir \"answerable\": false")
+    history = raw.get("history") or []
+    if not isinstance(history, list) or not all(
+            isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+            for t in history):
+        raise ValueError("« history » doit être une liste de messages {\"role\": \"user\"|\"assistant\", \"content\": \"…\"}")
+    evidence = raw.get("evidence") or []
+    if not isinstance(evidence, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("quote"), str) and e["quote"].strip()
+            for e in evidence):
+        raise ValueError("« evidence » doit être une liste de {\"file\": \"…\", \"quote\": \"…\"}")
+    key_facts = raw.get("key_facts") or []
+    if not isinstance(key_facts, list) or not all(isinstance(f, str) for f in key_facts):
+        raise ValueError("« key_facts » doit être une liste de textes")
+    reference = raw.get("reference_answer", "")
+    if not isinstance(reference, str):
+        raise ValueError("« reference_answer » doit être un texte")
+    return Item(id=raw["id"].strip(), question=raw["question"], category=raw["category"], answerable=answerable,
+                history=history, reference_answer=reference, evidence=evidence, key_facts=key_facts)
+
+
+def read(path: Path) -> tuple[list[Item], list[str]]:
+    """Items of a JSONL dataset, and one French message per line that could not be used."""
+    items, errors, seen = [], [], set()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} : jeu de questions illisible ({exc}).") from exc
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-            item = Item(
-                id=str(raw["id"]), question=str(raw["question"]), category=str(raw["category"]),
-                answerable=bool(raw.get("answerable", True)), history=list(raw.get("history") or []),
-                reference_answer=str(raw.get("reference_answer", "")),
-                evidence=list(raw.get("evidence") or []), key_facts=list(raw.get("key_facts") or []),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}, ligne {number} : entrée invalide ({exc}).") from exc
-        if item.category not in CATEGORIES:
-            raise DatasetError(f"{path}, ligne {number} : catégorie inconnue « {item.category} ».")
+            item = _item(json.loads(line))
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path}, ligne {number} : JSON invalide ({exc.msg}, colonne {exc.colno}).")
+            continue
+        except ValueError as exc:
+            errors.append(f"{path}, ligne {number} : {exc}.")
+            continue
         if item.id in seen:
-            raise DatasetError(f"{path}, ligne {number} : identifiant en double « {item.id} ».")
+            errors.append(f"{path}, ligne {number} : identifiant en double « {item.id} ».")
+            continue
         seen.add(item.id)
         items.append(item)
+    return items, errors
+
+
+def load(path: Path) -> list[Item]:
+    """Items of a JSONL dataset; the first malformed line is an error naming the line."""
+    items, errors = read(path)
+    if errors:
+        raise DatasetError(errors[0])
     return items
 
 
