@@ -52,7 +52,13 @@ class Chunk:
             "page": self.page if self.page is not None else -1,
             "display": self.display,
             "search": self.search,
+            "text_sha": text_sha(self.embed_text),
         }
+
+
+def text_sha(embed_text: str) -> str:
+    """Key of the embedded text alone: the same passage in another file reuses its vector."""
+    return hashlib.sha256(embed_text.encode()).hexdigest()[:24]
 
 
 class _Lines:

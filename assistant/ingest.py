@@ -37,6 +37,7 @@ class IngestReport:
     removed: int = 0  # documents deleted from the index
     chunks: int = 0  # chunks in the index afterwards
     embedded: int = 0  # chunks embedded by this run
+    reused: int = 0  # chunks whose vector was copied from an identical stored passage
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     generation: int = 0
@@ -140,6 +141,16 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
         ids = [c.chunk_id for c in chunks]
         present = set(collection.get(ids=ids, include=[])["ids"])
         fresh = [c for c in chunks if c.chunk_id not in present]
+        known = _known_vectors(collection, fresh)
+        reused = [c for c in fresh if c.metadata(doc)["text_sha"] in known]
+        if reused:  # a passage already embedded elsewhere (copied boilerplate, renamed file)
+            for i in range(0, len(reused), ADD_BATCH):
+                batch = reused[i : i + ADD_BATCH]
+                metas = [c.metadata(doc) for c in batch]
+                collection.add(ids=[c.chunk_id for c in batch], documents=[c.embed_text for c in batch],
+                               metadatas=metas, embeddings=[known[m["text_sha"]] for m in metas])
+            report.reused += len(reused)
+        fresh = [c for c in fresh if c.metadata(doc)["text_sha"] not in known]
         for i in range(0, len(fresh), ADD_BATCH):
             batch = fresh[i : i + ADD_BATCH]
             vectors.add_texts(
@@ -191,6 +202,19 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
     report.seconds = round(time.perf_counter() - started, 2)
     progress("done")
     return report
+
+
+def _known_vectors(collection, chunks) -> dict[str, list[float]]:
+    """Stored vectors of passages with the same embedded text, by text hash."""
+    from .chunk import text_sha
+
+    wanted = sorted({text_sha(c.embed_text) for c in chunks})
+    found: dict[str, list[float]] = {}
+    for i in range(0, len(wanted), 200):
+        got = collection.get(where={"text_sha": {"$in": wanted[i : i + 200]}}, include=["embeddings", "metadatas"])
+        for meta, vector in zip(got["metadatas"], got["embeddings"]):
+            found.setdefault(meta["text_sha"], list(vector))
+    return found
 
 
 def document_id(path: Path, corpus_dir: Path) -> str:

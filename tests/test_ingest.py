@@ -2,6 +2,8 @@
 
 import shutil
 
+import numpy as np
+
 import pytest
 
 from assistant.errors import CorpusError, IndexMismatchError, IndexMissingError
@@ -120,3 +122,27 @@ def test_file_named_outside_the_corpus_is_copied_in(tmp_path, small_corpus):
     ingest(settings)
     report = ingest(settings, paths=[outside / "copie.txt"])
     assert (small_corpus / "copie.txt").exists() and report.documents == 3
+
+
+def test_copied_document_reuses_stored_vectors(tmp_path, small_corpus):
+    settings = make_settings(tmp_path, small_corpus)
+    first = ingest(settings)
+    (small_corpus / "copies").mkdir()
+    shutil.copy(small_corpus / ARTICLE, small_corpus / "copies" / ARTICLE)
+    report = ingest(settings)
+    # Every passage of the copy has the same text as a stored one: nothing is embedded again.
+    assert report.indexed == 1 and report.embedded == 0 and report.reused > 0
+    assert report.chunks == first.chunks + report.reused
+    store = Store(settings)
+    _, collection = store.open_ready(Retriever(settings).embeddings.identity)
+    got = collection.get(where={"doc_id": f"copies/{ARTICLE}"}, include=["embeddings", "metadatas"])
+    original = collection.get(where={"doc_id": ARTICLE}, include=["embeddings", "metadatas"])
+    by_sha = {m["text_sha"]: list(v) for m, v in zip(original["metadatas"], original["embeddings"])}
+    assert len(got["ids"]) == report.reused
+
+    gaps = [float(np.abs(np.asarray(v) - np.asarray(by_sha[m["text_sha"]])).max())
+            for m, v in zip(got["metadatas"], got["embeddings"])]
+    assert max(gaps) < 1e-6, gaps
+    # The copy is found (folded under the original as the same passage in another document).
+    hit = Retriever(settings).search("Pacte des solidarités Strasbourg", k=3)[0]
+    assert f"copies/{ARTICLE}" in {hit.meta["doc_id"], *(hit.catalog[c]["doc_id"] for c in hit.also_in)}
