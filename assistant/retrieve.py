@@ -20,7 +20,7 @@ from .errors import QuestionError
 from .glossary import Entry, Glossary, extract
 from .lexical import BM25Index, analyze, fold
 from .settings import Settings
-from .store import Store
+from .store import Store, server_call
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class Retriever:
     # ----- search --------------------------------------------------------------------
     def dense(self, query: str, k: int) -> list[tuple[str, float]]:
         vec = list(self._embed_query(self.glossary.expand_question(query)))
-        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(vec, k=k + 10)
+        hits = server_call(self.settings, self.vectors.similarity_search_by_vector_with_relevance_scores, vec, k=k + 10)
         out = []
         for doc, distance in hits:
             if doc.id in self.owned:

@@ -39,6 +39,41 @@ class DocRecord:
     ingested_at: float
 
 
+def _server_down(settings: Settings, exc: Exception) -> AssistantError:
+    return AssistantError(
+        f"Le serveur Chroma {settings.chroma_host}:{settings.chroma_port} ne répond pas "
+        f"({type(exc).__name__}). Démarrez-le (chroma run --path index/chroma --port "
+        f"{settings.chroma_port}) ou repassez en mode local (ASSISTANT_CHROMA_MODE=embedded)."
+    )
+
+
+def _is_connection_error(exc: BaseException | None) -> bool:
+    import httpx
+
+    while exc is not None:
+        if isinstance(exc, (httpx.TransportError, ConnectionError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def server_call(settings: Settings, fn, *args, retries: int = 3, **kwargs):
+    """Call the vector store; a Chroma server that is briefly away gets a few retries,
+    then a French error. The HTTP client reconnects by itself once the server is back."""
+    if settings.chroma_mode != "http":
+        return fn(*args, **kwargs)
+    for attempt in range(retries):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            last = exc
+            log.warning("chroma server unreachable (attempt %d/%d): %s", attempt + 1, retries, exc)
+            time.sleep(0.5 * (attempt + 1))
+    raise _server_down(settings, last) from last
+
+
 def make_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -46,15 +81,14 @@ def make_client(settings: Settings):
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_mode == "http":
         try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-            client.heartbeat()
+            client = server_call(settings, lambda: chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings))
+            server_call(settings, client.heartbeat)
             return client
+        except AssistantError:
+            raise
         except Exception as exc:
-            raise AssistantError(
-                f"Le serveur Chroma {settings.chroma_host}:{settings.chroma_port} ne répond pas "
-                f"({type(exc).__name__}). Démarrez-le (chroma run --path index/chroma --port "
-                f"{settings.chroma_port}) ou repassez en mode local (ASSISTANT_CHROMA_MODE=embedded)."
-            ) from exc
+            raise _server_down(settings, exc) from exc
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     try:
