@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analyzer or glossary extraction changes, so cached copies are rebuilt.
 DERIVED_VERSION = 3
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass

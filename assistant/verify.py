@@ -31,6 +31,9 @@ _REFUSAL_HINTS = ("ne permettent pas de répondre", "ne contiennent pas", "pas d
                   "aucune information", "ne précisent pas", "ne mentionnent pas")
 
 MIN_OVERLAP = 0.5
+# Contact details are never shown unless the cited passage has them (no invented phone or site).
+_CONTACT = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:\+33\s?|\b0)[1-9](?:[\s.-]?\d{2}){4}\b",
+                      re.IGNORECASE)
 
 
 @dataclass
@@ -110,8 +113,17 @@ def _markers(sentence: str) -> tuple[str, list[int]]:
     return bare, cited
 
 
+def contacts(text: str) -> set[str]:
+    """URLs, e-mail addresses and phone numbers, normalised for comparison."""
+    return {re.sub(r"[\s.\-/]+$", "", re.sub(r"(?<=\d)[\s.-](?=\d)", "", m.group(0).lower()))
+            for m in _CONTACT.finditer(text)}
+
+
 def support(sentence: str, passage: str) -> tuple[bool, str]:
     """Is this sentence backed by this passage? (ok, reason when not)."""
+    missing_contacts = contacts(sentence) - contacts(passage)
+    if missing_contacts:
+        return False, "coordonnée absente du passage : " + ", ".join(sorted(missing_contacts))
     missing_numbers = numbers(sentence) - numbers(passage)
     if missing_numbers:
         return False, "nombre absent du passage : " + ", ".join(sorted(missing_numbers))

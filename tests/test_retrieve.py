@@ -52,6 +52,8 @@ def test_bad_questions_get_a_french_message(seed_retriever, question, message):
 
 def test_control_characters_and_emojis_do_not_break_search(seed_retriever):
     assert seed_retriever.search("RSA\x00\x07 et insertion 🙂", k=3)
+    # A lone surrogate (invalid Unicode pasted from a broken source) is dropped, not fatal.
+    assert seed_retriever.search("RSA \ud800 et insertion\udfff", k=3)
 
 
 def test_retrieval_quality_floor_on_the_development_set(seed_index):

@@ -68,3 +68,16 @@ def test_sentence_that_only_repeats_the_question_is_removed():
     assert v.kept[0].text.startswith("Le fonds de contractualisation s'élevait")
     v = verify("Le montant du fonds de contractualisation est : [1].", PASSAGES, question)
     assert v.refused
+
+
+def test_contact_details_absent_from_the_passage_are_never_shown():
+    v = verify("Le fonds de contractualisation s'élevait à 135 millions d'euros en 2019, "
+               "renseignements au 01 23 45 67 89 [1].", PASSAGES)
+    assert v.refused and "coordonnée" in v.removed[0].reason
+    v = verify("Le fonds de contractualisation de 135 millions d'euros en 2019 est décrit sur "
+               "https://exemple.fr/fonds [1].", PASSAGES)
+    assert v.refused and "https://exemple.fr/fonds" in v.removed[0].reason
+    quoted = {1: P1 + " Contact : fonds@exemple.fr ou 01.23.45.67.89."}
+    v = verify("Pour le fonds de contractualisation de 135 millions d'euros en 2019, "
+               "écrire à fonds@exemple.fr ou appeler le 01 23 45 67 89 [1].", quoted)
+    assert not v.refused, v.removed
