@@ -272,6 +272,99 @@ def model_cmd(action: str = typer.Argument("install", help="install : assembler 
     typer.echo(f"Modèle local prêt et vérifié : {path}")
 
 
+@app.command("eval")
+def eval_cmd(
+    subset: Optional[str] = typer.Option(None, "--subset", help="Sous-ensemble défini dans les seuils (ex. ci)."),
+    category: Optional[list[str]] = typer.Option(None, "--category", help="Catégorie(s) à évaluer."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Nombre maximal de questions."),
+    gate: bool = typer.Option(False, "--gate", help="Appliquer les seuils : code de sortie 1 si la qualité est en dessous."),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="Résultats précédents (results.json) : ce qui a reculé ou progressé."),
+    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),
+    thresholds: Path = typer.Option(Path("evals/thresholds.toml"), help="Seuils et sous-ensembles (TOML)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Dossier du rapport (défaut : evals/reports/DATE-SOUS-ENSEMBLE)."),
+    judge: bool = typer.Option(True, "--judge/--no-judge", help="Métriques avec juge LLM si ASSISTANT_JUDGE_URL est réglé."),
+    judge_metric: Optional[list[str]] = typer.Option(None, "--judge-metric", help="Limiter le juge à ces métriques."),
+    refresh: bool = typer.Option(False, "--refresh", help="Recalculer les réponses au lieu de reprendre le cache."),
+    cache: Path = typer.Option(Path("evals/cache"), "--cache", help="Dossier du cache des réponses."),
+):
+    """Évaluer la qualité des réponses (ragas + contrôles déterministes) ; rapport Markdown/HTML, seuils, comparaison."""
+    import time as _time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from evals import gate as gate_mod
+    from evals import report
+    from evals.dataset import DatasetError
+    from evals.judge import JUDGE_METRICS
+    from evals.suite import evaluate, load_config
+
+    unknown = [m for m in judge_metric or [] if m not in JUDGE_METRICS]
+    if unknown:
+        _fail(f"métrique de juge inconnue « {unknown[0]} » ; possibles : {', '.join(JUDGE_METRICS)}.")
+    previous = None
+    if compare is not None:
+        try:
+            previous = json.loads(compare.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"{compare} : résultats précédents illisibles ({exc}).")
+    settings = _settings()
+    profile = subset or "all"
+    tty = sys.stderr.isatty()
+    last_line = {}
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=not tty) as bar:
+        tasks = {}
+
+        def progress(stage, done, total, label=""):
+            name = "Réponses" if stage == "answers" else f"Métrique {label}"
+            key = stage if stage == "answers" else label
+            if key not in tasks:
+                tasks[key] = bar.add_task(name, total=total)
+            bar.update(tasks[key], completed=done, description=f"{name} {label if stage == 'answers' else ''}".strip())
+            if not tty:  # CI logs: a line every 10 % instead of a bar
+                step = max(1, total // 10)
+                if done == total or done % step == 0 and last_line.get(key) != done:
+                    last_line[key] = done
+                    typer.echo(f"{name} : {done}/{total}", err=True)
+
+        try:
+            results = _guard(lambda: evaluate(
+                settings, dataset, subset=subset, categories=category or None, limit=limit, thresholds=thresholds,
+                judge=judge, judge_metrics=tuple(judge_metric or ()) or None, refresh=refresh, cache_dir=cache,
+                progress=progress))
+        except DatasetError as exc:  # unknown subset or category, unreadable dataset or thresholds
+            _fail(str(exc))
+    for err in results["dataset_errors"]:
+        typer.secho(f"Attention : {err} (question ignorée)", fg=typer.colors.YELLOW, err=True)
+    if gate:
+        results["gate"] = _guard(lambda: _gate_or_fail(gate_mod, results, load_config(thresholds), profile))
+    out_dir = out or Path("evals/reports") / f"{_time.strftime('%Y%m%d-%H%M%S')}-{profile}"
+    paths = report.write(results, out_dir)
+    typer.echo(report.summary_table(results))
+    for name, why in results["skipped"].items():
+        typer.secho(f"Non calculé — {name} : {why}", fg=typer.colors.YELLOW)
+    t = results["timings"]
+    typer.echo(f"{results['meta']['selection']['questions']} questions en {t['total_s']} s "
+               f"({t['answered_now']} réponses calculées, {t['from_cache']} reprises du cache).")
+    typer.echo(f"Rapport : {paths['md']} et {paths['html']} ; résultats : {paths['json']}")
+    if previous is not None:
+        typer.echo(report.format_comparison(report.compare(previous, results)))
+    if gate:
+        typer.echo(gate_mod.format_gate(results["gate"]))
+        if not results["gate"]["passed"]:
+            raise typer.Exit(1)
+
+
+def _gate_or_fail(gate_mod, results, config, profile):
+    from evals.dataset import DatasetError
+
+    try:
+        return gate_mod.check(results, config, profile)
+    except DatasetError as exc:
+        _fail(str(exc))
+
+
 @app.command("eval-retrieval")
 def eval_retrieval(
     dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),

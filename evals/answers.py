@@ -87,12 +87,15 @@ def cache_path(settings: Settings, cache_dir: Path) -> Path:
 
 
 def collect(settings: Settings, items: list[Item], cache_dir: Path,
-            progress=lambda *a: None) -> list[Answered]:
-    """Answer every item with the real pipeline, reusing (and appending to) the per-configuration cache."""
+            progress=lambda *a: None, refresh: bool = False) -> list[Answered]:
+    """Answer every item with the real pipeline, reusing (and appending to) the per-configuration cache.
+
+    `refresh`: answer again; the new lines are appended and, being later, win on the next read.
+    """
     path = cache_path(settings, cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     cached: dict[str, dict] = {}
-    if path.exists():
+    if path.exists() and not refresh:
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)

@@ -1,0 +1,136 @@
+"""Deterministic checks on one answered question (no LLM, no randomness).
+
+- retrieval hit@k and gold recall: the pipeline's own ranked passages against the gold
+  quotes' spans (same rule as the retrieval benchmark, near-duplicates included);
+- citation precision: each (answer sentence, cited passage) pair is precise when the
+  passage holds a gold quote of the question, or when it holds every number of the
+  sentence and at least 75 % of its content words (stricter than the verifier's 50 %,
+  and computed on the whole passage, so it does not merely repeat the verifier's verdict);
+- numbers supported: every number of the answer appears in a cited passage;
+- refusal: refused or not, judged right or wrong from the item's `answerable` flag;
+- French: more French than English stop words in the answer (see `is_french`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.lexical import fold
+from assistant.verify import content_terms, numbers, split_sentences
+
+from .retrieval import _hits
+
+CITATION_OVERLAP = 0.75
+QUOTE_MATCH = 0.8  # fuzzy containment of a gold quote in a passage (display text is cleaned)
+_MARKERS = re.compile(r"\s*\[\d{1,2}(?:\s*[,;-]\s*\d{1,2})*\]")
+_WORD = re.compile(r"[a-zà-ÿœæ]+")
+
+# Frequent function words, each list without words the other language shares ("a", "on", "en"...).
+_FRENCH = set("""le la les un une des du de au aux et est sont été être pour par sur dans avec ce cette ces
+qui que quoi dont où il elle ils elles leur leurs son sa ses nous vous ne pas plus mais ou donc car
+aussi entre selon sans sous lors depuis afin ainsi très été ont était sera seront peut doit""".split())
+_ENGLISH = set("""the of and is are was were be been to for by with this that these those which who what
+where it its they their them we you not no but or so also between according without under during
+since from has have had will would can could should must there than into about""".split())
+
+
+def strip_markers(text: str) -> str:
+    return _MARKERS.sub("", text or "").strip()
+
+
+def is_french(text: str) -> bool | None:
+    """True/False by stop-word counts; None when the text has no stop word of either list."""
+    words = _WORD.findall((text or "").lower())
+    fr = sum(w in _FRENCH for w in words)
+    en = sum(w in _ENGLISH for w in words)
+    if fr == en == 0:
+        return None
+    return fr >= en
+
+
+def quote_in(quote: str, passage: str) -> bool:
+    from rapidfuzz import fuzz
+
+    return fuzz.partial_ratio(_ws(quote), _ws(passage)) / 100 >= QUOTE_MATCH
+
+
+def _ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def retrieval(item, passages, locator, catalog) -> dict:
+    """Rank of the first gold passage and gold-quote recall at 1, 3 and 5 (answerable items)."""
+    if not item.evidence:
+        return {}
+    spans = [locator.spans(e["quote"]) for e in item.evidence]
+    first, covered = None, {1: set(), 3: set(), 5: set()}
+    for p in passages:
+        got = _hits(p, spans, catalog)
+        if got and first is None:
+            first = p.rank
+        for k in covered:
+            if p.rank <= k:
+                covered[k] |= got
+    out = {"gold_rank": first}
+    for k in (1, 3, 5):
+        out[f"hit_at_{k}"] = float(first is not None and first <= k)
+    out["gold_recall_at_5"] = len(covered[5]) / len(spans)
+    return out
+
+
+def citations(item, result: dict) -> dict:
+    """Citation precision pairs and numbers support, computed from the answer's own citations."""
+    if result.get("refused"):
+        return {}
+    gold = [e["quote"] for e in item.evidence]
+    pairs = precise = 0
+    for c in result.get("citations", []):
+        passage = c.get("text", "")
+        is_gold = any(quote_in(q, passage) for q in gold)
+        passage_terms, passage_numbers = content_terms(passage), numbers(passage)
+        for sentence in c.get("sentences", []):
+            pairs += 1
+            terms = content_terms(sentence)
+            overlap = len(terms & passage_terms) / len(terms) if terms else 0.0
+            precise += is_gold or (numbers(sentence) <= passage_numbers and overlap >= CITATION_OVERLAP)
+    text = strip_markers(result.get("answer", ""))
+    cited = " ".join(c.get("text", "") for c in result.get("citations", []))
+    unsupported = sorted(numbers(text) - numbers(cited))
+    out = {"citation_pairs": pairs, "citation_precise": precise, "unsupported_numbers": unsupported,
+           "numbers_supported": float(not unsupported)}
+    if pairs:
+        out["citation_precision"] = precise / pairs
+    return out
+
+
+def key_facts(item, result: dict) -> dict:
+    facts = [f for f in item.key_facts if f]
+    if not facts or not item.answerable:
+        return {}
+    text = _norm(strip_markers(result.get("answer", ""))) if not result.get("refused") else ""
+    found = [f for f in facts if _norm(f) in text]
+    return {"key_facts_recall": len(found) / len(facts), "key_facts_missing": [f for f in facts if f not in found]}
+
+
+def _norm(text: str) -> str:
+    text = fold(text)
+    text = re.sub(r"(?<=\d)[ .\u00a0\u202f](?=\d{3}\b)", "", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def refusal(item, result: dict) -> dict:
+    refused = bool(result.get("refused"))
+    if item.answerable:
+        return {"refused": refused, "false_refusal": float(refused)}
+    return {"refused": refused, "refusal_correct": float(refused)}
+
+
+def language(result: dict) -> dict:
+    if result.get("refused"):
+        return {}  # the refusal is a fixed French sentence: it would only flatter the rate
+    french = is_french(strip_markers(result.get("answer", "")))
+    return {} if french is None else {"answer_french": float(french)}
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in split_sentences(strip_markers(text)) if s]
