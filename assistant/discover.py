@@ -1,0 +1,121 @@
+"""Discover: what a new hire needs to find their way around the corpus.
+
+- one card per indexed document: title, publisher, date, kind, the themes it touches and
+  its main headings (computed from its passages, so an uploaded document gets one too);
+- the acronyms found in the corpus with their expansion and the passage that defines
+  them, or a note that the corpus never spells them out (from the retriever's glossary);
+- starter questions by theme (assistant/data/starters.toml), each answered by the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lexical import fold
+from .settings import PACKAGE_DIR
+
+STARTERS_FILE = PACKAGE_DIR / "data" / "starters.toml"
+
+
+@dataclass
+class Theme:
+    name: str
+    keywords: list[str]
+    questions: list[dict]  # {"q", "expect"}
+
+
+@dataclass
+class Card:
+    doc_id: str
+    title: str
+    publisher: str
+    date: str
+    kind: str
+    chunks: int
+    themes: list[str] = field(default_factory=list)
+    headings: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass
+class GlossaryItem:
+    acronym: str
+    expansion: str
+    passage: str
+    doc_id: str
+    doc_title: str
+    uses: int
+    documents: list[str]
+
+
+def load_starters(path: Path = STARTERS_FILE) -> tuple[list[Theme], dict]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    themes = [Theme(t["name"], list(t.get("keywords", [])), list(t.get("questions", []))) for t in data.get("theme", [])]
+    return themes, dict(data.get("glossary", {}))
+
+
+def _keyword_pattern(keywords: list[str]) -> re.Pattern:
+    # Matched on folded text (no accents, lower case), as whole words.
+    return re.compile(r"\b(?:" + "|".join(re.escape(fold(k)) for k in keywords) + r")\b")
+
+
+def _useful_heading(text: str, title: str) -> bool:
+    words = re.findall(r"[A-Za-zÀ-ÿ]{3,}", text)
+    if len(words) < 2 or "@" in text or len(text) > 110:
+        return False
+    if text.isupper() and len(words) < 4:  # running headers printed in capitals
+        return False
+    return fold(text) not in fold(title)
+
+
+def document_cards(retriever, documents: list[dict], themes: list[Theme]) -> list[Card]:
+    """Cards for the indexed documents (`documents` from documents.list_documents)."""
+    patterns = [(t.name, _keyword_pattern(t.keywords)) for t in themes if t.keywords]
+    by_doc: dict[str, list[dict]] = {}
+    for meta in retriever.catalog.values():
+        by_doc.setdefault(meta["doc_id"], []).append(meta)
+    cards = []
+    for d in documents:
+        chunks = sorted(by_doc.get(d["doc_id"], []), key=lambda m: m.get("ordinal", 0))
+        hits = Counter()
+        for meta in chunks:
+            text = fold(meta.get("search") or meta.get("display", ""))
+            for name, pattern in patterns:
+                if pattern.search(text):
+                    hits[name] += 1
+        # A theme counts when enough of the document's passages mention it.
+        needed = max(1, round(0.08 * len(chunks)))
+        names = [name for name, n in hits.most_common() if n >= needed][:4]
+        sections = Counter()
+        order: dict[str, int] = {}
+        for meta in chunks:
+            leaf = (meta.get("section") or "").split(" > ")[-1].strip()
+            if leaf and _useful_heading(leaf, d["title"]):
+                sections[leaf] += 1
+                order.setdefault(leaf, len(order))
+        headings = sorted(sections, key=lambda h: (-sections[h], order[h]))[:6]
+        headings.sort(key=lambda h: order[h])
+        cards.append(Card(d["doc_id"], d["title"], d["publisher"], d["date"], d["kind"], d["chunks"],
+                          names, headings, d.get("notes", "")))
+    return cards
+
+
+def glossary(retriever, hide: list[str] | None = None) -> list[GlossaryItem]:
+    """Acronyms of the corpus, defined ones first within alphabetical order of the acronym."""
+    hidden = set(hide or [])
+    titles = {doc_id: rec.title for doc_id, rec in retriever.documents.items()}
+    items = []
+    for acr, e in retriever.glossary_entries.items():
+        if acr in hidden:
+            continue
+        if not e.expansion and (len(acr) >= 6 or e.uses < 1):
+            continue  # long capitalised words with no expansion are names, not acronyms
+        doc_id = e.doc_id or (sorted(e.documents)[0] if e.documents else "")
+        items.append(GlossaryItem(acr, e.expansion, e.passage, e.doc_id, titles.get(doc_id, doc_id), e.uses,
+                                  sorted(titles.get(d, d) for d in e.documents)))
+    items.sort(key=lambda i: fold(i.acronym))
+    return items
