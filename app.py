@@ -557,7 +557,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         auth=parse_auth(settings.auth),
         auth_message="Assistant solidarités : connectez-vous avec l'identifiant fourni par votre service.",
         footer_links=[], run_history=False, show_error=True, max_file_size=f"{settings.upload_max_mb}mb",
-        theme=gr.themes.Default(), css=CSS, head=HEAD, ssr_mode=False, mcp_server=False, pwa=False,
+        theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]), css=CSS, head=HEAD, ssr_mode=False, mcp_server=False, pwa=False,
     )
     for route in app.routes:
         if getattr(route, "path", None) in ("", "/") and hasattr(route, "app"):

@@ -168,9 +168,14 @@ def add_document(settings: Settings, upload: Path, name: str, meta: dict | None 
             if meta:
                 _add_manifest_entry(corpus, target_name, meta)
             report = ingest(settings, paths=[target], progress=progress or (lambda *a, **k: None))
-        except BaseException:
+        except AssistantError:
             _restore(target, backup)
             raise
+        except Exception as exc:  # a parser's own exception: still a French message
+            _restore(target, backup)
+            log.exception("indexing %s failed", target.name)
+            raise UploadError(f"« {target.name} » : le fichier n'a pas pu être indexé ({type(exc).__name__})."
+                              + (" L'ancienne version est conservée." if backup else "")) from exc
         finally:
             Path(tmp).unlink(missing_ok=True)
         mine = [e for e in report.errors if target.name in e]
@@ -182,7 +187,8 @@ def add_document(settings: Settings, upload: Path, name: str, meta: dict | None 
             backup.unlink(missing_ok=True)
         chunks = _chunk_count(settings, target_name)
         verb = "mis à jour" if backup else "ajouté"
-        return AddResult(target_name, f"Document « {target_name} » {verb} et indexé : {chunks} passages.",
+        return AddResult(target_name, f"Document « {target_name} » {verb} et indexé : {chunks} passage"
+                                      f"{'s' if chunks > 1 else ''}.",
                          added=True, chunks=chunks, errors=report.errors)
 
 

@@ -1,0 +1,151 @@
+"""Documents: safe uploads into the corpus, indexing, duplicates, refusals, deletion (real index)."""
+
+import io
+import shutil
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import list_files, read_manifest
+from assistant.documents import UploadError, add_document, delete_document, document_text, list_documents, safe_name
+from assistant.ingest import ingest
+from assistant.retrieve import Retriever
+
+from .conftest import ARTICLE, SEED_CORPUS, STRATEGY, make_settings
+
+NEW_TEXT = ("Le dispositif Zorglub du Département de test\n\n"
+            "Le dispositif Zorglub accompagne les aidants familiaux du territoire depuis 2022.\n"
+            "<script>alert('x')</script>\n")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The two-document corpus indexed once; each test works on its own copy."""
+    tmp = tmp_path_factory.mktemp("docs")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    for name in (ARTICLE, STRATEGY, "manifest.toml"):
+        shutil.copy(SEED_CORPUS / name, corpus / name)
+    settings = make_settings(tmp, corpus)
+    assert not ingest(settings).errors
+    return tmp
+
+
+@pytest.fixture
+def indexed(built, tmp_path):
+    shutil.copytree(built / "corpus", tmp_path / "corpus")
+    shutil.copytree(built / "index", tmp_path / "index")
+    return make_settings(tmp_path, tmp_path / "corpus", upload_max_mb=1)
+
+
+def _file(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / "uploads" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\Windows\\evil.md", "evil.md"),
+    (".hidden.txt", "hidden.txt"),
+    ("Rapport d'activité 2024 (v2).PDF", "Rapport-d-activite-2024-v2.pdf"),
+    ("manifest.toml", "manifest.toml"),
+    ("", "document"),
+])
+def test_safe_name(name, expected):
+    assert safe_name(name) == expected
+
+
+def test_upload_is_indexed_searchable_and_listed(indexed, tmp_path):
+    upload = _file(tmp_path, "zorglub.txt", NEW_TEXT)
+    seen = []
+    result = add_document(indexed, upload, "../../zorglub.txt", {"title": "Le dispositif Zorglub", "date": "2024-05"},
+                          progress=lambda event, **info: seen.append(event))
+    assert result.added and result.doc_id == "zorglub.txt" and result.chunks >= 1
+    assert "start" in seen and "embedded" in seen and "done" in seen
+    assert (indexed.corpus_dir / "zorglub.txt").read_text(encoding="utf-8") == NEW_TEXT
+    assert not (tmp_path / "zorglub.txt").exists()  # the traversal landed nowhere else
+    assert read_manifest(indexed.corpus_dir)["zorglub.txt"]["title"] == "Le dispositif Zorglub"
+    docs = {d["doc_id"]: d for d in list_documents(indexed)}
+    assert set(docs) == {ARTICLE, STRATEGY, "zorglub.txt"}
+    assert docs["zorglub.txt"]["chunks"] == result.chunks and docs["zorglub.txt"]["date"] == "2024-05"
+    hits = Retriever(indexed).search("dispositif Zorglub aidants")
+    assert hits[0].meta["doc_id"] == "zorglub.txt"
+    assert "<script>" in document_text(indexed, "zorglub.txt")  # shown escaped by the renderer, kept as is here
+
+    again = add_document(indexed, _file(tmp_path, "copie.txt", NEW_TEXT), "copie.txt")
+    assert not again.added and "déjà" in again.message
+    assert sorted(p.name for p in list_files(indexed.corpus_dir)[0]) == sorted([ARTICLE, STRATEGY, "zorglub.txt"])
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("virus.exe", b"MZ\x90\x00", "non pris en charge"),
+    ("notes", b"texte", "non pris en charge"),
+    ("vide.txt", b"", "vide"),
+    ("faux.pdf", b"<html>pas un pdf</html>", "PDF valide"),
+    ("faux.docx", b"PK\x03\x04 pas un zip complet", "corrompu"),
+    ("gros.txt", b"a" * (1024 * 1024 + 1), "trop volumineux"),
+])
+def test_refused_before_parsing(indexed, tmp_path, name, data, message):
+    before = list_documents(indexed)
+    with pytest.raises(UploadError, match=message):
+        add_document(indexed, _file(tmp_path, name, data), name)
+    assert list_documents(indexed) == before
+    assert not any(p.name == safe_name(name) for p in indexed.corpus_dir.iterdir())
+
+
+def test_docx_zip_bomb_is_refused_before_parsing(indexed, tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", b"<w:document>" + b"0" * (30 * 1024 * 1024) + b"</w:document>")
+    path = _file(tmp_path, "bombe.docx", buf.getvalue())
+    assert path.stat().st_size < 1024 * 1024  # small on disk, 30 MB inflated
+    with pytest.raises(UploadError, match="sécurité"):
+        add_document(replace(indexed, upload_max_mb=5), path, "bombe.docx")
+    assert not (indexed.corpus_dir / "bombe.docx").exists()
+
+
+def test_corrupt_pdf_is_taken_back_out_and_index_unchanged(indexed, tmp_path):
+    before = list_documents(indexed)
+    path = _file(tmp_path, "casse.pdf", b"%PDF-1.4\n" + b"\x00garbage" * 200)
+    with pytest.raises(UploadError, match="casse.pdf"):
+        add_document(indexed, path, "casse.pdf")
+    assert not (indexed.corpus_dir / "casse.pdf").exists()
+    assert [d["doc_id"] for d in list_documents(indexed)] == [d["doc_id"] for d in before]
+
+
+def test_new_version_replaces_and_a_broken_one_keeps_the_old(indexed, tmp_path):
+    add_document(indexed, _file(tmp_path, "zorglub.txt", NEW_TEXT), "zorglub.txt")
+    v2 = NEW_TEXT.replace("depuis 2022", "depuis 2023, avec 40 places")
+    result = add_document(indexed, _file(tmp_path, "v2/zorglub.txt".replace("/", "_"), v2), "zorglub.txt")
+    assert result.added and "mis à jour" in result.message
+    assert "40 places" in document_text(indexed, "zorglub.txt")
+    assert len([d for d in list_documents(indexed) if d["doc_id"] == "zorglub.txt"]) == 1
+    with pytest.raises(UploadError, match="ancienne version"):
+        add_document(indexed, _file(tmp_path, "blanc.txt", b"  \n\n   \n"), "zorglub.txt")
+    assert "40 places" in document_text(indexed, "zorglub.txt")
+
+
+def test_delete_removes_file_and_passages(indexed, tmp_path):
+    add_document(indexed, _file(tmp_path, "zorglub.txt", NEW_TEXT), "zorglub.txt")
+    message = delete_document(indexed, "zorglub.txt")
+    assert "supprimé" in message and not (indexed.corpus_dir / "zorglub.txt").exists()
+    assert {d["doc_id"] for d in list_documents(indexed)} == {ARTICLE, STRATEGY}
+    assert all(r.meta["doc_id"] != "zorglub.txt" for r in Retriever(indexed).search("dispositif Zorglub aidants"))
+    for bad in ("zorglub.txt", "../../etc/passwd", ""):
+        with pytest.raises(UploadError, match="introuvable"):
+            delete_document(indexed, bad)
+
+
+def test_document_text_counts_the_lines_citations_use(indexed):
+    text = document_text(indexed, STRATEGY)
+    hit = Retriever(indexed).search("fonds de contractualisation 135 millions 2019")[0]
+    src = hit.source()
+    lines = text.splitlines()[src["start_line"] - 1 : src["end_line"]]
+    assert "135 millions" in " ".join(lines)
+    with pytest.raises(UploadError):
+        document_text(indexed, "../corpus/" + STRATEGY)
