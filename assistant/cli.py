@@ -347,6 +347,9 @@ def eval_cmd(
     t = results["timings"]
     typer.echo(f"{results['meta']['selection']['questions']} questions en {t['total_s']} s "
                f"({t['answered_now']} réponses calculées, {t['from_cache']} reprises du cache).")
+    if t.get("fallbacks"):
+        typer.secho(f"Attention : {t['fallbacks']} réponse(s) de secours (modèle en échec ou trop lent), "
+                    "non gardées en cache.", fg=typer.colors.YELLOW)
     typer.echo(f"Rapport : {paths['md']} et {paths['html']} ; résultats : {paths['json']}")
     if previous is not None:
         typer.echo(report.format_comparison(report.compare(previous, results)))

@@ -82,6 +82,11 @@ def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> 
         return []
 
 
+def is_fallback(settings: Settings, result: dict) -> bool:
+    """The LLM failed (timeout, crash, server down) and the extractive answer stood in."""
+    return settings.llm_backend != "extractive" and result.get("backend") == "extractive"
+
+
 def cache_path(settings: Settings, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"answers-{config_key(settings)}.jsonl"
 
@@ -107,7 +112,8 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
     with open(path, "a", encoding="utf-8") as handle:
         for i, item in enumerate(items, 1):
             entry = cached.get(item.id)
-            if entry is not None and entry.get("result", {}).get("question") == item.question:
+            if (entry is not None and entry.get("result", {}).get("question") == item.question
+                    and not is_fallback(settings, entry["result"])):
                 result = entry["result"]
                 out.append(Answered(item, result, _passages(retriever, entry.get("passages"), item, result, settings), True))
             else:
@@ -118,9 +124,10 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
                     result = {"question": item.question, "answer": "", "refused": True, "citations": [],
                               "timings": {}, "error": str(exc)}
                     passages = []
-                handle.write(json.dumps({"id": item.id, "result": result, "passages": _passage_refs(passages)},
-                                        ensure_ascii=False) + "\n")
-                handle.flush()
+                if not is_fallback(settings, result):  # a timeout says how busy the machine was, not the config
+                    handle.write(json.dumps({"id": item.id, "result": result, "passages": _passage_refs(passages)},
+                                            ensure_ascii=False) + "\n")
+                    handle.flush()
                 out.append(Answered(item, result, passages))
             progress(i, len(items), item.id)
     return out

@@ -63,6 +63,10 @@ def _sections(results: dict, plots: list[str]) -> list[dict]:
         f"{results['timings']['answered_now']} calculées et {results['timings']['from_cache']} reprises du cache ; "
         f"métriques {results['timings']['metrics_s']} s)",
     ]})
+    if results["timings"].get("fallbacks"):
+        out.append({"type": "p", "text": f"Attention : {results['timings']['fallbacks']} réponse(s) de secours "
+                    "(le modèle de langage a échoué ou dépassé ASSISTANT_LLM_TIMEOUT) : ces réponses ne reflètent pas "
+                    "le modèle ; elles ne sont pas gardées en cache."})
     if results.get("gate"):
         gate = results["gate"]
         out.append({"type": "h2", "text": "Seuils (porte de qualité)"})

@@ -21,7 +21,7 @@ from pathlib import Path
 from assistant.settings import PROJECT_DIR, Settings
 
 from . import checks
-from .answers import Answered, collect, config_key
+from .answers import Answered, collect, config_key, is_fallback
 from .dataset import CATEGORIES, DatasetError, QuoteLocator, read
 
 # name: (French label, kind, higher is better)
@@ -145,6 +145,7 @@ def _row(a: Answered, locator, catalog) -> dict:
            "history": item.history, "reference_answer": item.reference_answer, "answer": result.get("answer", ""),
            "refused": bool(result.get("refused")), "refusal_reason": result.get("refusal_reason", ""),
            "error": result.get("error", ""), "backend": result.get("backend", ""), "cached": a.cached,
+           "notice": result.get("notice", ""),
            "total_ms": (result.get("timings") or {}).get("total_ms"),
            "passages": [{"rank": p.rank, "title": p.meta.get("title", ""), "date": p.meta.get("date", ""),
                          "doc_id": p.meta.get("doc_id", ""), "lines": [p.meta.get("start_line"), p.meta.get("end_line")],
@@ -257,6 +258,7 @@ def evaluate(settings: Settings, dataset: Path = DEFAULT_DATASET, *, subset: str
         "rows": rows,
         "timings": {"answers_s": round(answers_s, 1), "metrics_s": round(metrics_s, 1),
                     "total_s": round(time.perf_counter() - started, 1),
+                    "fallbacks": sum(is_fallback(settings, a.result) for a in answered),
                     "answered_now": sum(not a.cached for a in answered),
                     "from_cache": sum(a.cached for a in answered)},
     }
