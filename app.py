@@ -68,6 +68,14 @@ HEAD = """<script>
 })();
 </script>"""
 
+# Clipboard API where the page is a secure context (loopback, https), the old way elsewhere.
+COPY_JS = """(text) => {
+  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text); return; }
+  const area = document.createElement('textarea');
+  area.value = text; document.body.appendChild(area); area.select();
+  document.execCommand('copy'); area.remove();
+}"""
+
 CSS = """
 .privacy { background: #fff7ed; border: 1px solid #fdba74; border-radius: 6px; padding: .5rem .8rem; font-size: .92rem; }
 .status { padding: .35rem .6rem; border-radius: 6px; font-size: .92rem; }
@@ -209,14 +217,15 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
 
     # ----- chat ---------------------------------------------------------------------------
     def on_send(message, chat, turns, request: gr.Request):
-        """Generator: outputs (chatbot, textbox, send, new, panel, status, turns, export)."""
+        """Generator: outputs (chatbot, textbox, send, new, panel, status, turns, export, copy text, copy)."""
         skip = gr.skip()
         chat, turns = list(chat or []), list(turns or [])
         session = _session(request)
 
-        def out(chat_=skip, msg=skip, locked=None, panel=skip, status=skip, turns_=skip, export=skip):
+        def out(chat_=skip, msg=skip, locked=None, panel=skip, status=skip, turns_=skip, export=skip, copy_text=skip):
             lock = skip if locked is None else gr.update(interactive=not locked)
-            return chat_, msg, lock, lock, panel, status, turns_, export
+            copy = skip if copy_text is skip else gr.update(interactive=True)
+            return chat_, msg, lock, lock, panel, status, turns_, export, copy_text, copy
 
         message = message if isinstance(message, str) else ""
         try:
@@ -276,7 +285,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             note = ("Pas de réponse dans les documents : voyez les passages les plus proches." if result.refused
                     else f"Réponse vérifiée : {len(answer['citations'])} source(s) citée(s). Cliquez sur [n] pour voir le passage.")
             yield out(chat, "", False, render.sources_panel(turns), render.status(note, "ok"), turns,
-                      gr.update(value=str(export), interactive=True))
+                      gr.update(value=str(export), interactive=True), render.answer_plain(answer))
         except AssistantError as exc:
             chat[-1:] = [{"role": "assistant", "content": render.error_message(str(exc))}] if chat else []
             yield out(chat, message, False, skip, render.status(str(exc) + " Votre question est conservée.", "error"))
@@ -299,7 +308,8 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
 
     def on_new():
         return ([], "", [], render.sources_panel([]), render.status("Nouvelle conversation : posez votre question."),
-                gr.update(value=None, interactive=False), gr.update(visible=False), None)
+                gr.update(value=None, interactive=False), gr.update(visible=False), None, "",
+                gr.update(interactive=False))
 
     # ----- feedback -------------------------------------------------------------------------
     def on_like(turns, data: gr.LikeData, request: gr.Request):
@@ -450,7 +460,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                 with gr.Row():
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="chatbot", height=520, buttons=["copy", "copy_all"],
+                            label="Conversation", elem_id="chatbot", height=520, buttons=[],
                             feedback_options=("Like", "Dislike"), layout="bubble",
                             placeholder="**Posez une question** sur les politiques de solidarité des Départements. "
                                         "Nouveau ou nouvelle ? Commencez par l'onglet « Découvrir ».")
@@ -459,8 +469,10 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                         with gr.Row():
                             send = gr.Button("Envoyer", variant="primary", elem_id="send")
                             new = gr.Button("Nouvelle conversation", elem_id="new-conversation")
+                            copy = gr.Button("Copier la réponse", interactive=False, elem_id="copy-answer")
                             export = gr.DownloadButton("Exporter la conversation (Markdown)", value=None,
                                                        interactive=False, elem_id="export")
+                        copy_text = gr.Textbox(visible="hidden", elem_id="copy-text")
                         status = gr.HTML(render.status(""), elem_id="status")
                         with gr.Group(visible=False) as comment_box:
                             comment = gr.Textbox(label="Commentaire sur la réponse notée (facultatif)",
@@ -509,11 +521,14 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
 
         # ----- events -----------------------------------------------------------------------
         ask_inputs = [msg, chatbot, turns]
-        ask_outputs = [chatbot, msg, send, new, panel, status, turns, export]
+        ask_outputs = [chatbot, msg, send, new, panel, status, turns, export, copy_text, copy]
         options = dict(show_progress="hidden", concurrency_limit=None)
         send.click(on_send, ask_inputs, ask_outputs, **options)
         msg.submit(on_send, ask_inputs, ask_outputs, **options)
-        reset_outputs = [chatbot, msg, turns, panel, status, export, comment_box, rated]
+        reset_outputs = [chatbot, msg, turns, panel, status, export, comment_box, rated, copy_text, copy]
+        copy.click(None, [copy_text], None, js=COPY_JS).then(
+            lambda: render.status("Réponse copiée dans le presse-papiers (avec ses sources).", "ok"), None, status,
+            show_progress="hidden")
         new.click(on_new, None, reset_outputs, show_progress="hidden")
         chatbot.clear(on_new, None, reset_outputs, show_progress="hidden")  # the chat's own bin icon
         chatbot.like(on_like, [turns], [status, turns, comment_box, rated], show_progress="hidden")

@@ -208,7 +208,8 @@ class FeedbackStore:
 
 
 # ----- evaluation items ------------------------------------------------------------------
-_NUMBER = re.compile(r"\d[\d  .,]*\d|\d")
+# A number and, when there is one, its unit: "135 millions", "26 %", "500 €".
+_NUMBER = re.compile(r"(?:\d{1,3}(?:[  .]\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)?)(?:[  ]?(?:%|€|millions?|milliards?|euros?)\b|[  ]?[%€])?")
 
 
 def _norm(text: str) -> str:

@@ -79,6 +79,20 @@ def answer_message(turn: int, result: dict) -> str:
     return body
 
 
+def answer_plain(result: dict) -> str:
+    """The answer as plain text with its sources, for the clipboard."""
+    lines = [result.get("answer", "")]
+    if result.get("notice"):
+        lines += ["", result["notice"]]
+    shown = result.get("citations") if not result.get("refused") else [
+        {"n": i, "source": p["source"]} for i, p in enumerate(result.get("closest") or [], 1)]
+    if shown:
+        lines += ["", "Sources :" if not result.get("refused") else "Passages les plus proches :"]
+        lines += [f"[{c['n']}] {c['source']['title']} — {c['source']['publisher']}, {c['source']['date']} "
+                  f"({c['source']['doc_id']}, lignes {c['source']['start_line']}-{c['source']['end_line']})" for c in shown]
+    return "\n".join(lines)
+
+
 def error_message(message: str) -> str:
     return f'<div class="refusal"><strong>Erreur :</strong> {esc(message)}</div>'
 

@@ -1,0 +1,74 @@
+"""Découvrir: starter questions really answered by the corpus, document cards, glossary; escaping."""
+
+from dataclasses import replace
+
+import pytest
+
+from assistant import render
+from assistant.answer import answer
+from assistant.discover import document_cards, glossary, load_starters
+from assistant.documents import list_documents
+from assistant.retrieve import Retriever
+from evals.dataset import normalize
+
+THEMES, GLOSSARY_CONF = load_starters()
+STARTERS = [(t.name, q["q"], q["expect"]) for t in THEMES for q in t.questions]
+
+
+def test_every_theme_of_the_issue_has_starters():
+    names = " ".join(t.name.lower() for t in THEMES)
+    for word in ("insertion", "rsa", "enfance", "autonomie", "handicap", "santé", "finances", "transition écologique"):
+        assert word in names
+    assert all(len(t.questions) >= 3 for t in THEMES)
+
+
+@pytest.fixture(scope="module")
+def seed(seed_index):
+    settings = replace(seed_index[0], llm_backend="extractive")
+    return settings, Retriever(settings)
+
+
+@pytest.mark.parametrize("theme, question, expect", STARTERS)
+def test_starter_question_is_answered_by_the_corpus(seed, theme, question, expect):
+    settings, retriever = seed
+    passages = " ".join(normalize(r.text) for r in retriever.search(question, k=settings.answer_passages))
+    assert normalize(expect).lower() in passages.lower(), (question, expect)
+    result = answer(question, settings=settings)
+    assert not result.refused, (question, result.refusal_reason)
+
+
+def test_cards_and_glossary_from_the_seed_index(seed):
+    settings, retriever = seed
+    docs = list_documents(settings)
+    cards = document_cards(retriever, docs, THEMES)
+    assert len(cards) == 5 and all(c.title and c.date and c.kind and c.chunks for c in cards)
+    assert sum(c.chunks for c in cards) == len(retriever.owned)
+    gov = next(c for c in cards if c.doc_id.startswith("2023-11-10"))
+    assert any("enfance" in h.lower() for h in gov.headings) and gov.themes
+    items = {i.acronym: i for i in glossary(retriever, GLOSSARY_CONF["hide"])}
+    assert items["RSA"].expansion.lower() == "revenu de solidarité active"
+    assert "(RSA)" in items["RSA"].passage
+    assert items["CNSA"].expansion.lower().startswith("caisse nationale de solidarité")
+    assert "ARS" in items and not items["ARS"].expansion  # used, never spelled out: listed with a note
+    for hidden in ("STRASBOURG", "GLEYZE", "FACE"):
+        assert hidden not in items
+    html = render.glossary_html(list(items.values()))
+    assert "jamais développé" in html and "revenu de solidarité active" in html.lower()
+
+
+def test_rendering_escapes_user_and_document_text():
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    source = {"doc_id": evil, "title": evil, "publisher": evil, "date": "2024", "section": evil,
+              "start_line": 1, "end_line": 2}
+    result = {"answer": f"Texte {evil} [1].", "refused": False, "notice": evil,
+              "citations": [{"n": 1, "text": evil, "source": source, "sentences": [f"Texte {evil} [1]."]}]}
+    passages = [{"text": evil, "source": source}]
+    pieces = [render.answer_message(0, result), render.sources_panel([{"question": evil, "passages": passages,
+                                                                       "result": result}]),
+              render.md_text(evil), render.document_page({**source, "kind": evil}, evil, 1, 1),
+              render.documents_table([{**source, "kind": evil, "chunks": 1, "indexed_at": evil}])]
+    for piece in pieces:
+        assert "<script>" not in piece and "<img" not in piece, piece
+    assert '<a href="#src-0-1"' in pieces[0]
+    refusal = render.answer_message(3, {"refused": True, "answer": "x", "closest": passages})
+    assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal
