@@ -583,7 +583,11 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
 def warm_up(settings: Settings) -> None:
     """Load the index and the model before the first question (in the background)."""
     try:
-        get_retriever(settings).search("revenu de solidarité active")  # first search pays one-off costs
+        retriever = get_retriever(settings)
+        # Searching the starter questions pays the one-off costs (caches, first embeddings) now.
+        themes, _ = load_starters()
+        for question in [q["q"] for t in themes for q in t.questions]:
+            retriever.search(question)
         if settings.llm_backend != "extractive":
             get_chat_model(settings)
         log.info("prêt : index chargé, modèle %s", identity(settings))

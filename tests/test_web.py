@@ -1,0 +1,443 @@
+"""The web chat in a real browser: headless Chromium (Debian's) driven by Playwright against
+app.py started here on a free loopback port, over a small real index (two documents).
+
+Most flows use the extractive backend (fast); one flow uses the real local model. Every
+test saves a screenshot in tests/artifacts/. Without Chromium the tests are skipped, except
+in CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import PROJECT_DIR
+
+from .conftest import ARTICLE, SEED_CORPUS, STRATEGY, free_port, make_settings, wait_for_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
+# Without the background-networking flags Chromium calls home, which this closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ADMIN = "jeton-admin-de-test"
+QUESTION = "Quel était le montant du fonds de contractualisation en 2019 ?"
+SOURCES_TARGET_S = 1.0
+
+
+def _require_browser():
+    reason = ""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "le paquet playwright n'est pas installé (scripts/setup)"
+    if not reason and not CHROMIUM.exists():
+        reason = "/usr/bin/chromium absent (scripts/test l'installe avec apt-get)"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"navigateur indisponible en CI : {reason}")
+        pytest.skip(reason)
+
+
+class App:
+    def __init__(self, tmp: Path, llm: str, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = tmp / "data"
+        self.corpus = tmp / "corpus"
+        self.env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(self.corpus), "ASSISTANT_INDEX_DIR": str(tmp / "index"),
+                    "ASSISTANT_COLLECTION": "test", "ASSISTANT_DATA_DIR": str(self.data), "ASSISTANT_LLM": llm,
+                    "ASSISTANT_MODELS_DIR": str(PROJECT_DIR / "models"), "ASSISTANT_ADMIN_TOKEN": ADMIN,
+                    "ASSISTANT_HOST": "127.0.0.1", "ASSISTANT_PORT": str(self.port), "ASSISTANT_RATE_LIMIT": "8",
+                    **(extra_env or {})}
+        self.log = open(tmp / "app-stdout.log", "w")
+        self.proc = subprocess.Popen([sys.executable, str(PROJECT_DIR / "app.py")], env=self.env, cwd=tmp,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.proc, 180)
+        # The app preloads the index (and the model) in the background; wait for it.
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            log = self.data / "app.log"
+            if log.exists() and "prêt" in log.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.3)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def _small_index(tmp: Path) -> None:
+    from assistant.ingest import ingest
+
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    for name in (ARTICLE, STRATEGY, "manifest.toml"):
+        shutil.copy(SEED_CORPUS / name, corpus / name)
+    assert not ingest(make_settings(tmp, corpus)).errors
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("web-index")
+    _small_index(tmp)
+    return tmp
+
+
+def _copy(built: Path, tmp: Path) -> Path:
+    shutil.copytree(built / "corpus", tmp / "corpus")
+    shutil.copytree(built / "index", tmp / "index")
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def app(built, tmp_path_factory):
+    server = App(_copy(built, tmp_path_factory.mktemp("web-app")), "extractive")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app, request):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(app.url + "/")
+    pg.wait_for_selector("#question textarea")
+    yield pg
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+
+
+def _bot_count(page) -> int:
+    return page.locator("#chatbot [data-testid='bot']").count()
+
+
+def ask(page, question: str) -> tuple[float, float]:
+    """Send a question; returns (seconds to sources visible, seconds to the final answer)."""
+    before = _bot_count(page)
+    page.fill("#question textarea", question)
+    start = time.perf_counter()
+    page.click("#send")
+    page.wait_for_function(
+        """q => { const t = document.querySelector('#sources section.current .turn-q');
+                  return t && t.textContent.includes(q) && document.querySelector('#sources section.current details.source'); }""",
+        arg=question[:40], timeout=180_000)
+    sources = time.perf_counter() - start
+    page.wait_for_function(
+        """n => { const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+                  if (bots.length <= n) return false;
+                  const last = bots[bots.length - 1].textContent;
+                  return !/Recherche des passages|Rédaction de la réponse|▌/.test(last)
+                         && !document.querySelector('#send').disabled; }""",
+        arg=before, timeout=240_000)
+    return sources, time.perf_counter() - start
+
+
+def _metric(name: str, value) -> None:
+    path = ARTIFACTS / "web-metrics.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = value
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1))
+
+
+# ----- page load ------------------------------------------------------------------------------
+def test_page_loads_in_french_with_no_request_leaving_loopback(browser, app):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(app.url + "/")
+    page.wait_for_selector("#question textarea")
+    page.get_by_role("tab", name="Découvrir").click()
+    page.get_by_role("tab", name="Documents").click()
+    page.get_by_role("tab", name="Poser une question").click()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "page-load.png"))
+    outside = [u for u in requests if not u.startswith(("http://127.0.0.1:", "data:", "blob:"))]
+    _metric("page_load_requests", len(requests))
+    _metric("page_load_requests_outside_loopback", len(outside))
+    assert requests and not outside, outside
+    assert page.get_attribute("#question textarea", "placeholder").startswith("Posez votre question")
+    assert "N'indiquez aucune donnée personnelle" in page.inner_text("#privacy-notice")
+    for label in ("Envoyer", "Nouvelle conversation", "Copier la réponse", "Exporter la conversation (Markdown)"):
+        assert page.get_by_role("button", name=label).count() == 1, label
+    context.close()
+
+
+# ----- chat -------------------------------------------------------------------------------------
+def test_sources_first_then_cited_answer_and_the_citation_opens_its_passage(page, app):
+    sources_s, answer_s = ask(page, QUESTION)
+    _metric("extractive_send_to_sources_s", round(sources_s, 3))
+    _metric("extractive_send_to_answer_s", round(answer_s, 3))
+    assert sources_s <= SOURCES_TARGET_S, f"sources after {sources_s:.2f} s"
+    answer = page.locator("#chatbot [data-testid='bot']").last
+    assert "135 millions" in answer.inner_text()
+    link = answer.locator("a[href^='#src-0-']").first
+    target = link.get_attribute("href")[1:]
+    page.evaluate(f"document.getElementById('{target}').open = false")  # cited passages start open
+    link.click()
+    passage = page.locator(f"#{target}")
+    assert passage.evaluate("e => e.open")
+    assert "135 millions" in passage.locator("mark").first.inner_text()
+    meta = passage.inner_text()
+    assert "Une relation renouvelée avec les Départements" in meta and "2019" in meta and "Section" in meta
+    page.screenshot(path=str(ARTIFACTS / "citation-open.png"))
+
+    with page.context.expect_page() as new_tab:
+        passage.get_by_text("Ouvrir le document à cet endroit").click()
+    doc = new_tab.value
+    doc.wait_for_load_state()
+    assert "/document?doc=" in doc.url
+    highlighted = " ".join(doc.locator("main .hl").all_inner_texts())
+    assert "135 millions" in highlighted
+    assert doc.evaluate("() => window.scrollY") > 0  # opened at the passage, not at the top
+    doc.screenshot(path=str(ARTIFACTS / "document-view.png"))
+
+
+def test_follow_up_uses_the_conversation_and_export_has_sources(page):
+    ask(page, QUESTION)
+    ask(page, "Et en 2022 ?")
+    assert "210" in page.locator("#chatbot [data-testid='bot']").last.inner_text()
+    with page.expect_download() as download:
+        page.click("#export")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.count("## Question") == 2 and "Et en 2022 ?" in text
+    assert "### Sources" in text and "Une relation renouvelée" in text and "lignes" in text
+    page.click("#copy-answer")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('copiée')")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert "210" in copied and "Sources :" in copied and "\\(" not in copied
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]').length === 0")
+    assert "s'afficheront ici" in page.inner_text("#sources")
+
+
+def test_refusal_looks_different_and_lists_closest_passages(page):
+    ask(page, "Donne-moi une recette de crêpes au fromage.")
+    answer = page.locator("#chatbot [data-testid='bot']").last
+    assert answer.locator(".refusal").count() == 1
+    assert "Pas de réponse dans les documents" in answer.inner_text()
+    assert answer.locator("a[href^='#src-']").count() >= 1
+    assert page.locator("#sources section.current .refusal").count() == 1
+
+
+# ----- feedback ------------------------------------------------------------------------------------
+def test_feedback_with_comment_is_stored_redacted(page, app):
+    ask(page, QUESTION)
+    page.locator("#chatbot button[aria-label=\"Je n'aime pas\"]").last.click()
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('enregistré')")
+    page.fill("#comment textarea", "Il manque le montant 2022. Rappelez-moi au 06 12 34 56 78.")
+    page.click("#comment-send")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Commentaire enregistré')")
+    with sqlite3.connect(app.data / "feedback.sqlite3") as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM feedback WHERE question = ?", (QUESTION,)).fetchall()
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal" and len(rows) == 1
+    row = rows[0]
+    assert row["rating"] == -1 and "135 millions" in row["answer"] and row["model"] == "extractive"
+    assert "06 12 34 56 78" not in row["comment"] and "[téléphone masqué]" in row["comment"]
+    assert json.loads(row["citations"])[0]["source"]["doc_id"] == STRATEGY
+    assert json.loads(row["settings"])["llm_backend"] == "extractive"
+
+
+# ----- bad input ------------------------------------------------------------------------------------
+def test_empty_huge_and_html_questions(page, app):
+    page.click("#send")
+    page.wait_for_function("() => document.querySelector('#status .error')")
+    assert "vide" in page.inner_text("#status") and _bot_count(page) == 0
+
+    huge = "RSA " * 3000
+    page.fill("#question textarea", huge)
+    page.click("#send")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('trop longue')")
+    assert page.input_value("#question textarea") == huge and _bot_count(page) == 0  # nothing lost
+
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script> RSA ?'
+    ask(page, evil)
+    user = page.locator("#chatbot [data-testid='user']").last
+    assert "<script>alert(2)</script>" in user.inner_text()  # shown as text
+    assert page.locator("#chatbot img[src='x'], #sources img[src='x']").count() == 0
+    assert page.dialogs == []
+
+
+def test_double_click_sends_once_and_input_is_locked_while_answering(page):
+    page.fill("#question textarea", QUESTION)
+    page.dblclick("#send")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]').length >= 1")
+    page.wait_for_function("() => !document.querySelector('#send').disabled")
+    page.wait_for_timeout(1000)
+    assert page.locator("#chatbot [data-testid='user']").count() == 1
+    assert _bot_count(page) == 1
+
+
+def test_rate_limit_per_session(page):
+    for i in range(8):
+        ask(page, f"Qu'est-ce que le Pacte des solidarités ? ({i})")
+    page.fill("#question textarea", "Une question de trop ?")
+    page.click("#send")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Trop de questions')")
+    assert page.input_value("#question textarea") == "Une question de trop ?"
+    assert _bot_count(page) == 8
+
+
+# ----- Découvrir ------------------------------------------------------------------------------------
+def test_discover_cards_glossary_and_a_starter_one_click_away(page):
+    page.get_by_role("tab", name="Découvrir").click()
+    cards = page.locator("#cards .card")
+    assert cards.count() == 2
+    assert "Pacte des solidarités" in page.inner_text("#cards")
+    glossary = page.inner_text("#glossary")
+    assert "RSA" in glossary and "revenu de solidarité active" in glossary.lower()
+    assert page.locator("#starters button.starter").count() >= 21
+    page.screenshot(path=str(ARTIFACTS / "discover.png"))
+    page.get_by_role("button", name="Quel était le montant du fonds de contractualisation en 2019 ?").click()
+    page.wait_for_function("() => document.querySelector('#sources section.current details.source')")
+    page.wait_for_function("() => /135/.test((Array.from(document.querySelectorAll('#chatbot [data-testid=\"bot\"]')).pop() || {}).textContent || '')")
+    assert page.get_by_role("tab", name="Poser une question").get_attribute("aria-selected") == "true"
+
+
+# ----- documents -------------------------------------------------------------------------------------
+def _admin(page, token: str, file: Path | None = None):
+    page.get_by_role("tab", name="Documents").click()
+    if not page.is_visible("#admin-token input"):
+        page.click("#admin")
+    page.fill("#admin-token input", token)
+    if file is not None:
+        if page.locator("#upload input[type=file]").count() == 0:
+            page.click("#upload button[aria-label='Effacer']")  # the previous file
+        page.set_input_files("#upload input[type=file]", str(file))
+        page.wait_for_function("() => document.querySelector('#upload').textContent.includes('.')")
+
+
+def _admin_status(page, *words: str) -> str:
+    page.wait_for_function("ws => ws.some(w => document.querySelector('#admin-status').textContent.includes(w))",
+                           arg=list(words), timeout=180_000)
+    return page.inner_text("#admin-status")
+
+
+def test_documents_upload_as_admin_refused_otherwise(page, app, tmp_path):
+    html = tmp_path / "dispositif-zorglub.html"
+    html.write_text("<html><body><h1>Le dispositif Zorglub</h1><p>Le dispositif Zorglub accompagne les aidants "
+                    "familiaux du Département de test depuis 2022.</p><script>alert('doc')</script>"
+                    "<p>&lt;img src=x onerror=alert(3)&gt;</p></body></html>", encoding="utf-8")
+    table = page.locator("#documents-table")
+    page.get_by_role("tab", name="Documents").click()
+    assert "Une relation renouvelée" in table.inner_text() and "15" in table.inner_text()
+
+    _admin(page, "mauvais-mot-de-passe", html)
+    page.click("#add-document")
+    assert "incorrect" in _admin_status(page, "incorrect")
+    _admin(page, "")
+    page.click("#add-document")
+    assert "Réservé" in _admin_status(page, "Réservé")
+    assert not (app.corpus / html.name).exists()
+
+    bad = tmp_path / "outil.exe"
+    bad.write_bytes(b"MZ\x90")
+    _admin(page, ADMIN, bad)
+    page.click("#add-document")
+    assert "non pris en charge" in _admin_status(page, "non pris en charge")
+    broken = tmp_path / "rapport.docx"
+    broken.write_bytes(b"PK\x03\x04 tronque")
+    _admin(page, ADMIN, broken)
+    page.click("#add-document")
+    assert "corrompu" in _admin_status(page, "corrompu")
+
+    _admin(page, ADMIN, html)
+    page.click("#add-document")
+    assert "indexé" in _admin_status(page, "indexé", "Erreur", "échec")
+    assert (app.corpus / html.name).exists() and "dispositif-zorglub.html" in table.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "upload-admin.png"), full_page=True)
+
+    page.get_by_role("tab", name="Poser une question").click()
+    ask(page, "Qui accompagne le dispositif Zorglub ?")
+    answer = page.locator("#chatbot [data-testid='bot']").last
+    assert "Zorglub" in answer.inner_text()
+    with page.context.expect_page() as new_tab:
+        page.locator("#sources section.current details.source[open] a.open-doc").first.click()
+    doc = new_tab.value
+    doc.wait_for_load_state()
+    assert "Zorglub" in doc.inner_text("main") and doc.locator("img").count() == 0
+    assert page.dialogs == []
+
+    # Deletion: refused without the password, done with it.
+    page.get_by_role("tab", name="Documents").click()
+    page.fill("#admin-token input", "")
+    page.locator("#delete-choice input").fill("dispositif-zorglub.html")
+    page.keyboard.press("Enter")
+    page.click("#delete-document")
+    assert "Réservé" in _admin_status(page, "Réservé")
+    assert (app.corpus / html.name).exists()
+    page.fill("#admin-token input", ADMIN)
+    page.click("#delete-document")
+    assert "supprimé" in _admin_status(page, "supprimé")
+    assert not (app.corpus / html.name).exists() and "dispositif-zorglub" not in table.inner_text()
+
+
+def test_document_view_rejects_unknown_and_traversal(page, app):
+    for query in ("doc=../../etc/passwd", "doc=inexistant.txt", "doc="):
+        response = page.request.get(f"{app.url}/document?{query}")
+        assert response.status == 404 and "introuvable" in response.text()
+
+
+# ----- the real local model, behind a login ------------------------------------------------------------
+@pytest.mark.slow
+def test_real_model_answer_behind_login(browser, built, tmp_path):
+    server = App(_copy(built, tmp_path), "llama", {"ASSISTANT_AUTH": "agent:mot-de-passe"})
+    try:
+        context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        assert page.request.get(f"{server.url}/document?doc={STRATEGY}").url.rstrip("/") == server.url
+        page.goto(server.url + "/")
+        page.wait_for_selector("input[type=password]")
+        page.screenshot(path=str(ARTIFACTS / "login.png"))
+        inputs = page.locator("input")
+        inputs.first.fill("agent")
+        page.fill("input[type=password]", "mot-de-passe")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#question textarea", timeout=30_000)
+        sources_s, answer_s = ask(page, QUESTION)
+        _metric("llama_send_to_sources_s", round(sources_s, 3))
+        _metric("llama_send_to_answer_s", round(answer_s, 3))
+        answer = page.locator("#chatbot [data-testid='bot']").last
+        text = answer.inner_text()
+        assert "135" in text and answer.locator("a[href^='#src-']").count() >= 1, text
+        assert "extractive" not in text.lower(), text  # the model answered, not the fallback
+        page.screenshot(path=str(ARTIFACTS / "real-model-answer.png"))
+        doc = page.request.get(f"{server.url}/document?doc={STRATEGY}&start=1&end=2")
+        assert doc.status == 200 and "Une relation renouvelée" in doc.text()
+        context.close()
+    finally:
+        server.stop()
+    assert re.search(r"prêt : index chargé, modèle llama", (server.data / "app.log").read_text(encoding="utf-8"))
