@@ -98,23 +98,42 @@ def error_message(message: str) -> str:
 
 
 # ----- sources panel (HTML) --------------------------------------------------------------
-def _highlight(text: str, sentences: list[str]) -> str:
-    """The passage, escaped, with each supporting sentence in <mark>."""
+def _supporting_spans(text: str, sentences: list[str]) -> list[tuple[int, int]]:
+    """Where each answer sentence stands in the passage: verbatim when the model copied it,
+    else the passage sentence sharing the most content words with it (the model paraphrased)."""
+    from .verify import content_terms, numbers, split_sentences
+
+    candidates, cursor = [], 0
+    for sentence in split_sentences(text):
+        pos = text.find(sentence, cursor)
+        if pos >= 0:
+            candidates.append((pos, pos + len(sentence), content_terms(sentence), numbers(sentence)))
+            cursor = pos + len(sentence)
     spans = []
     for s in sentences:
         core = _CITE.sub("", s).strip().rstrip(".").strip()
         if len(core) < 12:
             continue
         pos = text.find(core)
-        if pos < 0:  # the verifier may have trimmed the sentence: anchor on its opening words
-            head = core[:60]
-            pos = text.find(head)
-            core = head if pos >= 0 else core
         if pos >= 0:
             spans.append((pos, pos + len(core)))
-    spans.sort()
+            continue
+        wanted, nums = content_terms(core), numbers(core)
+        best, best_score = None, 0.0
+        for start, end, terms, found in candidates:
+            shared = len(wanted & terms) + 2 * len(nums & found)
+            score = shared / max(1, len(wanted) + 2 * len(nums))
+            if shared >= 2 and score > best_score:
+                best, best_score = (start, end), score
+        if best and best_score >= 0.3:
+            spans.append(best)
+    return sorted(set(spans))
+
+
+def _highlight(text: str, sentences: list[str]) -> str:
+    """The passage, escaped, with each supporting sentence in <mark>."""
     out, cursor = [], 0
-    for start, end in spans:
+    for start, end in _supporting_spans(text, sentences):
         if start < cursor:
             continue
         out.append(esc(text[cursor:start]))

@@ -72,3 +72,13 @@ def test_rendering_escapes_user_and_document_text():
     assert '<a href="#src-0-1"' in pieces[0]
     refusal = render.answer_message(3, {"refused": True, "answer": "x", "closest": passages})
     assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal
+
+
+def test_paraphrased_answer_sentence_still_highlights_its_passage_sentence():
+    passage = ("Les conventions reposent sur un principe simple. Le fonds de contractualisation, d’un montant de "
+               "135 millions d’euros en 2019, sera porté à 210 millions d’euros en 2022. Cette contractualisation "
+               "a déjà été acceptée.")
+    html = render._highlight(passage, ["Le fonds de contractualisation s'élevait à 135 millions d'euros en 2019. [1]"])
+    assert html.count("<mark>") == 1
+    assert "<mark>Le fonds de contractualisation" in html and "2022.</mark>" in html
+    assert "<mark>" not in render._highlight(passage, ["La météo sera clémente demain matin. [1]"])
