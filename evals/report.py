@@ -96,6 +96,8 @@ def _sections(results: dict, plots: list[str]) -> list[dict]:
             lines.append(f"Refus : {row['refusal_reason'] or 'oui'}")
         if row.get("error"):
             lines.append(f"Erreur : {row['error']}")
+        if row.get("notice"):
+            lines.append(f"Avertissement de l'assistant : {row['notice']}")
         lines.append(f"Référence : {row['reference_answer']}")
         lines.append(f"Scores : {scores}")
         if row["details"].get("key_facts_missing"):
