@@ -27,6 +27,8 @@ def check(results: dict, config: dict, profile: str) -> dict:
                 else:
                     ok = value >= threshold if op == "≥" else value <= threshold
                     status = "ok" if ok else "SOUS LE SEUIL" if op == "≥" else "AU-DESSUS DU SEUIL"
+                if value is None and severity != "échec" and not results["meta"].get("judge"):
+                    ok, status = True, "sans juge"  # not asked for: nothing to warn about
                 checks_.append({"metric": metric, "value": value, "op": op, "threshold": threshold,
                                 "status": status if ok or severity == "échec" else f"{status} (avertissement)",
                                 "fails": not ok and severity == "échec", "warns": not ok and severity != "échec"})
@@ -39,7 +41,7 @@ def format_gate(gate: dict) -> str:
     lines = [f"Porte de qualité (seuils « {gate['profile']} ») :"]
     for c in gate["checks"]:
         value = "–" if c["value"] is None else f"{c['value']:.3f}"
-        mark = "ÉCHEC" if c["fails"] else "attention" if c["warns"] else "ok"
+        mark = "ÉCHEC" if c["fails"] else "attention" if c["warns"] else "sans juge" if c["status"] == "sans juge" else "ok"
         lines.append(f"  [{mark}] {c['metric']} = {value} (seuil {c['op']} {c['threshold']})")
     if gate["dataset_errors"]:
         lines.append(f"  [ÉCHEC] {gate['dataset_errors']} ligne(s) du jeu de questions inutilisable(s)")

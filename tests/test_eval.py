@@ -112,7 +112,7 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
     assert set(results["categories"]) == {"factual", "definition", "followup", "english", "unanswerable", "injection"}
     report = (first / "report.md").read_text(encoding="utf-8")
     assert "## Par catégorie" in report and "questions les moins bien traitées" in report and "Non calculé" in report
-    assert "| faithfulness | – | ≥ 0.5 | NON CALCULÉ (avertissement) |" in report  # judge thresholds only warn
+    assert "| faithfulness | – | ≥ 0.5 | sans juge |" in report  # judge thresholds only warn, when a judge runs
 
     # Second run: every answer from the cache; compared with the first; a stricter gate fails.
     strict = tmp_path / "strict.toml"
