@@ -1,1 +1,1 @@
-"""Evaluation of the assistant: datasets, retrieval benchmark (and, later, answer quality)."""
+"""Evaluation of the assistant: datasets, retrieval and answer benchmarks, the ragas suite (`assistant eval`)."""

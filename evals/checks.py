@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from assistant.lexical import fold
-from assistant.verify import content_terms, numbers, split_sentences
+from assistant.verify import content_terms, numbers
 
 from .retrieval import _hits
 
@@ -130,7 +130,3 @@ def language(result: dict) -> dict:
         return {}  # the refusal is a fixed French sentence: it would only flatter the rate
     french = is_french(strip_markers(result.get("answer", "")))
     return {} if french is None else {"answer_french": float(french)}
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in split_sentences(strip_markers(text)) if s]

@@ -140,11 +140,11 @@ async def _score(metric, sample: SingleTurnSample, timeout: float | None) -> flo
 
 
 def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | None = None,
-               stop_on=(), progress=lambda *a: None) -> MetricRun:
+               progress=lambda *a: None) -> MetricRun:
     """Score every applicable sample; a failure is recorded per question, never raised.
 
-    `stop_on`: exception types after which the metric is abandoned (an unreachable judge
-    would otherwise cost one timeout per question).
+    A refused connection abandons the metric: an unreachable judge would otherwise cost one
+    attempt per question.
     """
     import time
 
@@ -167,7 +167,7 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
                     run.scores[s.id] = value
             except Exception as exc:  # endpoint down, invalid JSON, timeout: recorded, the run goes on
                 run.errors[s.id] = describe(exc)
-                if isinstance(exc, stop_on) or _is_connection_error(exc):
+                if _is_connection_error(exc):
                     run.skipped = f"abandonnée après l'erreur sur {s.id} : {run.errors[s.id]}"
                     break
             progress(name, i, len(todo))

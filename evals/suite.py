@@ -10,6 +10,7 @@ others still run.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import statistics
 import subprocess
@@ -111,7 +112,7 @@ def _metadata(settings: Settings, dataset: Path, retriever, judge_on: bool) -> d
         "settings": settings.public(),
         "ragas": ragas.__version__,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cœurs",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cœurs",
     }
     if settings.llm_backend == "llama":
         from assistant.model import MODEL_SHA256
