@@ -284,6 +284,7 @@ def test_empty_huge_and_html_questions(page, app):
 
     evil = '<img src=x onerror="alert(1)"><script>alert(2)</script> RSA ?'
     ask(page, evil)
+    assert page.locator("#copy-answer").is_enabled() and page.locator("#export").is_enabled()
     user = page.locator("#chatbot [data-testid='user']").last
     assert "<script>alert(2)</script>" in user.inner_text()  # shown as text
     assert page.locator("#chatbot img[src='x'], #sources img[src='x']").count() == 0
