@@ -140,7 +140,8 @@ async def _score(metric, sample: SingleTurnSample, timeout: float | None) -> flo
 
 
 def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | None = None,
-               progress=lambda *a: None) -> MetricRun:
+               progress=lambda *a: None, done: dict[str, float] | None = None,
+               on_score=lambda qid, value: None) -> MetricRun:
     """Score every applicable sample; a failure is recorded per question, never raised.
 
     A refused connection abandons the metric: an unreachable judge would otherwise cost one
@@ -158,6 +159,10 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
     loop = asyncio.new_event_loop()
     try:
         for i, (s, fields_) in enumerate(todo, 1):
+            if done and s.id in done:  # scored by an earlier, interrupted run
+                run.scores[s.id] = done[s.id]
+                progress(name, i, len(todo))
+                continue
             try:
                 value = loop.run_until_complete(_score(metric, SingleTurnSample(**fields_), timeout))
                 value = float(value)
@@ -165,6 +170,7 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
                     run.errors[s.id] = "score indéfini (NaN) : réponse du juge inexploitable"
                 else:
                     run.scores[s.id] = value
+                    on_score(s.id, value)
             except Exception as exc:  # endpoint down, invalid JSON, timeout: recorded, the run goes on
                 run.errors[s.id] = describe(exc)
                 if _is_connection_error(exc):

@@ -10,6 +10,7 @@ others still run.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import statistics
@@ -231,11 +232,31 @@ def evaluate(settings: Settings, dataset: Path = DEFAULT_DATASET, *, subset: str
         for name in judge_metrics or ("faithfulness", "response_relevancy", "factual_correctness",
                                       "llm_context_precision"):
             skipped[name] = reason
+    judge_scores, judge_cache = {}, None
+    if judge_on and meta.get("judge"):  # judge calls are slow: their scores are kept like the answers
+        judge_cache = Path(cache_dir) / f"judge-{meta['config_key']}-{meta['judge']['prompts']}.jsonl"
+        if judge_cache.exists() and not refresh:
+            for line in judge_cache.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    judge_scores.setdefault(entry["metric"], {})[entry["id"]] = float(entry["score"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
+
+    def keep(metric_name):
+        def write(qid, value):
+            with open(judge_cache, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"id": qid, "metric": metric_name, "score": value}) + "\n")
+        return write
+
     for name, (metric, pick) in metrics.items():
         kind = METRICS[name][1]
         timeout = settings.judge_timeout * 6 if kind == "judge" else None
+        cached = kind == "judge" and judge_cache is not None
         run = ragas_metrics.run_metric(name, metric, pick, samples, timeout=timeout,
-                                       progress=lambda n, i, total: progress("metrics", i, total, n))
+                                       progress=lambda n, i, total: progress("metrics", i, total, n),
+                                       done=judge_scores.get(name) if cached else None,
+                                       on_score=keep(name) if cached else (lambda qid, value: None))
         runs[name] = run.as_dict()
         for qid, value in run.scores.items():
             by_id[qid]["scores"][name] = round(value, 4)

@@ -78,3 +78,50 @@ def test_invalid_json_from_the_judge_is_recorded_per_metric():
             assert "JSON invalide" in run.errors["fact-002"] and "aucune question notée" in run.skipped, run
     finally:
         server.shutdown()
+
+
+class _Relevance(BaseHTTPRequestHandler):
+    """An OpenAI-shaped endpoint that answers the question-generation prompt in valid JSON."""
+
+    calls = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).calls += 1
+        content = json.dumps({"question": "Quel était le montant du fonds de contractualisation ?", "noncommittal": 0})
+        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": content}}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_judge_scores_are_cached_so_a_rerun_resumes(seed_index, tmp_path):
+    from evals.suite import evaluate
+
+    from .test_eval import _items
+
+    dataset = tmp_path / "set.jsonl"
+    dataset.write_text("\n".join(_items(("fact-001", "def-001"))) + "\n", encoding="utf-8")
+    server = HTTPServer(("127.0.0.1", 0), _Relevance)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/v1"
+    settings = replace(seed_index[0], llm_backend="extractive", judge_url=url, judge_timeout=10)
+    try:
+        first = evaluate(settings, dataset, cache_dir=tmp_path / "cache", judge_metrics=("response_relevancy",))
+    finally:
+        server.shutdown()
+        server.server_close()
+    scored = {r["id"]: r["scores"].get("response_relevancy") for r in first["rows"]}
+    assert _Relevance.calls >= 1 and all(v is not None and 0 < v <= 1 for v in scored.values()), first["skipped"]
+    # The endpoint is gone now: the scores come back from the judge cache, nothing is skipped.
+    again = evaluate(settings, dataset, cache_dir=tmp_path / "cache", judge_metrics=("response_relevancy",))
+    assert {r["id"]: r["scores"].get("response_relevancy") for r in again["rows"]} == scored
+    assert "response_relevancy" not in again["skipped"]
