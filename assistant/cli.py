@@ -85,17 +85,25 @@ def ingest(
 def _read_batch(path: Path):
     """Yield (line number, item or error message) from a JSONL file."""
     try:
-        handle = sys.stdin if str(path) == "-" else open(path, encoding="utf-8")
+        # Bytes, so that one badly encoded line is reported instead of stopping the whole batch.
+        handle = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
     except OSError as exc:
         _fail(f"{path} : fichier illisible ({exc.strerror}).")
     with handle:
-        for number, line in enumerate(handle, 1):
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, f"ligne {number} ignorée : encodage invalide (UTF-8 attendu)"
+                continue
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
                 if not isinstance(item, dict) or "question" not in item:
                     raise ValueError("il manque le champ « question »")
+                if not isinstance(item["question"], str):
+                    raise ValueError("le champ « question » doit être un texte")
                 yield number, item
             except (json.JSONDecodeError, ValueError) as exc:
                 yield number, f"ligne {number} ignorée : JSON invalide ({exc})"
