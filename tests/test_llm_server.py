@@ -42,3 +42,30 @@ def test_server_down_falls_back_with_notice(seed_index):
     result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
     assert "n'a pas pu répondre" in result.notice
     assert "135" in result.answer and result.backend == "extractive"
+
+
+def test_server_crashing_mid_answer_falls_back_with_notice(seed_index):
+    """The LLM server dies (SIGKILL) while it processes the prompt: extractive answer with a notice."""
+    import signal
+    import threading
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(PROJECT_DIR / "models" / MODEL_FILE),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, 120)
+        settings = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{port}/v1",
+                           llm_model="qwen-local")
+        # Prompt processing takes several seconds on 2 cores: the kill lands while the request is in flight.
+        killer = threading.Timer(3.0, proc.send_signal, args=(signal.SIGKILL,))
+        killer.start()
+        result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+        killer.join()
+        assert proc.wait(10) == -signal.SIGKILL
+        assert result.backend == "extractive" and "n'a pas pu répondre" in result.notice
+        assert "135" in result.answer and result.citations
+    finally:
+        if proc.poll() is None:
+            proc.kill()
