@@ -124,6 +124,10 @@ class FeedbackStore:
             except sqlite3.OperationalError as exc:
                 if conn.in_transaction:
                     conn.rollback()
+                if "full" in str(exc).lower():
+                    raise FeedbackError(
+                        f"Plus de place pour la base des avis {self.path} (disque plein) : votre avis n'a pas été "
+                        "enregistré ; les avis déjà enregistrés sont conservés.") from exc
                 if not _is_lock(exc):
                     raise FeedbackError(f"La base des avis {self.path} est inutilisable ({exc}).") from exc
                 if time.monotonic() + delay > deadline:

@@ -84,7 +84,7 @@ def test_full_feedback_store_fails_in_french_and_keeps_what_is_stored(tmp_path):
     conn = store._connect()
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
-    with pytest.raises(FeedbackError, match="avis"):
+    with pytest.raises(FeedbackError, match="disque plein"):
         for i in range(200):
             store.add(rating=-1, question="Question " + "x" * 2000, answer="y" * 4000, comment=str(i))
     reopened = FeedbackStore(tmp_path / "avis.sqlite3")
