@@ -125,6 +125,10 @@ def _passage_block(settings: Settings, n: int, result: Result, question: str) ->
                            text=text)
 
 
+class ModelBusy(TimeoutError):
+    """The model stayed busy with other answers past the answer's time budget."""
+
+
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
     """A follow-up becomes a standalone question (LLM when there is one, else the previous question prefixed)."""
     previous = [t["content"] for t in history if t["role"] == "user"]
@@ -138,12 +142,16 @@ def rewrite_question(question: str, history: list[dict], model, settings: Settin
         return fallback
     turns = "\n".join(f"{'Agent' if t['role'] == 'user' else 'Assistant'} : {t['content'][:400]}" for t in history[-4:])
     prompt = load_prompt(settings.prompts_dir, "rewrite").format(history=turns, question=question)
+    # Behind other users' answers, the rewrite waits at most half the answer's budget.
+    if not generation_lock.acquire(timeout=settings.llm_timeout / 2):
+        return fallback
     try:
-        with generation_lock:
-            text = model.bind(max_tokens=60).invoke([("human", prompt)]).content
+        text = model.bind(max_tokens=60).invoke([("human", prompt)]).content
     except Exception as exc:  # the rewrite is a nicety: never fail the answer for it
         log.warning("rewrite failed: %s", exc)
         return fallback
+    finally:
+        generation_lock.release()
     text = text.strip().strip('"«» ').split("\n")[0].strip()
     if not (8 <= len(text) <= 300) or "?" not in text:
         return fallback
@@ -266,7 +274,11 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     }
     raw, deadline = "", started + settings.llm_timeout
     try:
-        with generation_lock:
+        # One answer at a time on the model; waiting for it counts against the same budget, so a
+        # queued question gets the extractive answer at the deadline instead of waiting without end.
+        if not generation_lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+            raise ModelBusy(f"occupé plus de {settings.llm_timeout} s")
+        try:
             for token in chain.stream(inputs):
                 if timings["first_token_ms"] is None:
                     timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -274,9 +286,13 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
                 yield {"type": "token", "text": token}
                 if time.perf_counter() > deadline:
                     raise TimeoutError(f"plus de {settings.llm_timeout} s")
-    except Exception as exc:  # crash, timeout, server down: the extractive answer takes over
+        finally:
+            generation_lock.release()
+    except Exception as exc:  # crash, timeout, busy, server down: the extractive answer takes over
         log.warning("LLM failed: %s", exc)
-        notice = f"Le modèle de langage n'a pas pu répondre ({type(exc).__name__}). {NOTICE_EXTRACTIVE}"
+        reason = ("occupé par les questions d'autres utilisateurs" if isinstance(exc, ModelBusy)
+                  else type(exc).__name__)
+        notice = f"Le modèle de langage n'a pas pu répondre ({reason}). {NOTICE_EXTRACTIVE}"
         backend = "extractive"
         raw = _extractive(standalone, given)
         yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}

@@ -67,6 +67,33 @@ def test_timeout_falls_back_to_extractive(local):
     assert "n'a pas pu répondre" in result.notice and "135" in result.answer
 
 
+def test_question_queued_behind_a_busy_model_gets_the_extractive_answer_at_the_deadline(local):
+    import threading
+    import time
+
+    from assistant.llm import generation_lock
+
+    released = threading.Event()
+
+    def other_user():  # another answer holds the model for longer than this question's budget
+        with generation_lock:
+            released.wait(300)
+
+    holder = threading.Thread(target=other_user)
+    holder.start()
+    try:
+        time.sleep(0.2)
+        started = time.perf_counter()
+        result = answer("Quel était le montant du fonds de contractualisation en 2019 ?",
+                        settings=replace(local, llm_timeout=3))
+        waited = time.perf_counter() - started
+    finally:
+        released.set()
+        holder.join()
+    assert "occupé" in result.notice and result.backend == "extractive" and "135" in result.answer
+    assert waited < 200  # bounded by its own budget, not by the other answer (300 s)
+
+
 def test_follow_up_uses_the_conversation(seed_index):
     settings, _ = seed_index
     history = [{"role": "user", "content": "Quel était le montant du fonds de contractualisation en 2019 ?"},
