@@ -107,7 +107,10 @@ def main() -> None:
             server, url = start_server(base)
             settings = replace(base, llm_backend="openai", llm_url=url, llm_model="local")
         try:
-            stream("Échauffement : qu'est-ce que le RSA ?", None, settings).__next__()
+            # A whole warm-up answer: the model is loaded and the rules' prefix is in its KV cache,
+            # as in the web app, which warms up at start.
+            for _ in stream("Échauffement : qu'est-ce que le RSA ?", None, settings):
+                pass
             rows = run_backend(settings, questions)
         finally:
             memory = process_peak_rss_mb(server.pid) if server else peak_rss_mb()

@@ -107,7 +107,7 @@ def main() -> None:
         # The first question pays the model's loading; it is not part of the load.
         Client(url, verbose=False, analytics_enabled=False, download_files=False).predict(
             "Qu'est-ce que le RSA ?", [], api_name="/on_send")
-        latencies, errors, lock = [], [], threading.Lock()
+        latencies, errors, fallbacks, lock = [], [], [], threading.Lock()
         deadline = time.time() + args.seconds
         load_started = time.time()
 
@@ -124,6 +124,8 @@ def main() -> None:
                     ok, text = False, f"{type(exc).__name__}: {exc}"
                 with lock:
                     (latencies.append(time.time() - t) if ok else errors.append({"id": item.id, "error": text[:300]}))
+                    if ok and "Réponse extractive" in text:  # the model's budget ran out (queue, timeout)
+                        fallbacks.append(item.id)
 
         threads = [threading.Thread(target=user, args=(n,)) for n in range(args.users)]
         for t in threads:
@@ -149,14 +151,14 @@ def main() -> None:
         slope = round(60 * sum((x - mx) * (y - my) for x, y in half) / var, 1) if var else 0.0
     pct = percentiles(latencies)
     payload = {"users": args.users, "questions_per_user": args.questions, "backend": args.backend,
-               "answers": len(latencies), "errors": errors, "seconds": round(elapsed, 1),
+               "answers": len(latencies), "errors": errors, "extractive_fallbacks": len(fallbacks), "seconds": round(elapsed, 1),
                "answers_per_minute": round(len(latencies) / (elapsed / 60), 2) if elapsed else None,
                "latency_s": pct, "rss_mb_max": round(max(rss), 1) if rss else None,
                "rss_mb_slope_per_min_second_half": slope, "memory": memory[::5]}
     write("web", payload,
-          ["utilisateurs", "moteur", "réponses", "erreurs", "réponses/min", "latence p50 (s)", "p95 (s)", "p99 (s)",
+          ["utilisateurs", "moteur", "réponses", "dont extractives", "erreurs", "réponses/min", "latence p50 (s)", "p95 (s)", "p99 (s)",
            "mémoire max (Mo)", "pente mémoire (Mo/min)"],
-          [[args.users, args.backend, len(latencies), len(errors), payload["answers_per_minute"], pct["p50"],
+          [[args.users, args.backend, len(latencies), len(fallbacks), len(errors), payload["answers_per_minute"], pct["p50"],
             pct["p95"], pct["p99"], payload["rss_mb_max"], slope]])
 
 
