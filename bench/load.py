@@ -26,7 +26,7 @@ from assistant.settings import PROJECT_DIR
 from evals.dataset import load
 
 from .common import percentiles, write
-from .web import _free_port, _rss_mb, start_app
+from .web import _errors, _free_port, _rss_mb, start_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -38,10 +38,16 @@ DONE_JS = """n => { const bots = document.querySelectorAll('#chatbot [data-testi
 
 
 async def session(browser, url: str, n: int, questions: list[str], deadline: float, stats: dict) -> None:
+    await asyncio.sleep(n * 0.5)  # users arrive over a few seconds, not in the same millisecond
     context = await browser.new_context(locale="fr-FR")
     page = await context.new_page()
-    await page.goto(url)
-    await page.wait_for_selector("#question textarea", timeout=60_000)
+    try:
+        await page.goto(url, timeout=180_000)
+        await page.wait_for_selector("#question textarea", timeout=180_000)
+    except Exception as exc:
+        stats["errors"].append(f"session {n}: page non chargée ({type(exc).__name__})")
+        await context.close()
+        return
     i = 0
     while time.time() < deadline:
         question = questions[(n * 7 + i) % len(questions)]
@@ -109,14 +115,16 @@ def main() -> None:
         threading.Thread(target=sample, daemon=True).start()
         stats = {"latencies": [], "errors": [], "feedback": []}
         t0 = time.time()
-        asyncio.run(drive(f"http://127.0.0.1:{port}/", args.users, args.seconds, questions, stats))
-        elapsed = time.time() - t0
-        stop.set()
-        proc.terminate()
-        proc.wait(30)
+        try:
+            asyncio.run(drive(f"http://127.0.0.1:{port}/", args.users, args.seconds, questions, stats))
+        finally:  # never leave the app running
+            elapsed = time.time() - t0
+            stop.set()
+            proc.terminate()
+            proc.wait(30)
         with sqlite3.connect(data / "feedback.sqlite3") as conn:
             stored = [r[0] for r in conn.execute("SELECT question FROM feedback")]
-        server_errors = [l for l in log.read_text(encoding="utf-8").splitlines() if " ERROR " in l or "Traceback" in l]
+        server_errors = _errors(log.read_text(encoding="utf-8"))
 
     missing = len(stats["feedback"]) - sum(min(stored.count(q), stats["feedback"].count(q))
                                            for q in set(stats["feedback"]))
