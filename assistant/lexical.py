@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -36,11 +37,18 @@ def fold(text: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("french")
+
+def _stemmer():
+    # A Snowball stemmer keeps the word being stemmed on itself: one per thread, or concurrent
+    # questions in the web app corrupt each other's stems (seen under load as an IndexError).
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 @lru_cache(maxsize=200_000)

@@ -44,3 +44,36 @@ def test_glossary_from_corpus_text_and_expansion_both_ways():
     terms = analyze("montant du revenu de solidarité active")
     assert "rsa" in glossary.expand_terms("", terms)[0]
     assert "revenu de solidarité active" in glossary.expand_question("c'est quoi le rsa")
+
+
+def test_stemming_is_thread_safe():
+    """Concurrent questions stem at the same time: every thread must get the single-threaded stems."""
+    import threading
+
+    import snowballstemmer
+
+    from assistant import lexical
+    from assistant.corpus import list_files
+
+    from .conftest import SEED_CORPUS
+
+    words = sorted({t for f in list_files(SEED_CORPUS)[0] for t in lexical.tokenize(f.read_text(encoding="utf-8"))
+                    if len(t) > 3 and not t[0].isdigit()})
+    reference = snowballstemmer.stemmer("french")
+    expected = {w: reference.stemWord(w) for w in words}
+    failures = []
+
+    def work(offset):
+        try:
+            for w in words[offset:] + words[:offset]:
+                if lexical._stem.__wrapped__(w) != expected[w]:
+                    failures.append(w)
+        except Exception as exc:  # the shared stemmer raised IndexError under contention
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i * 997,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(words) > 3000 and not failures, failures[:5]
