@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .lexical import analyze
-from .llm import LLMUnavailable, generation_lock, get_chat_model, identity
+from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
@@ -125,10 +125,6 @@ def _passage_block(settings: Settings, n: int, result: Result, question: str) ->
                            text=text)
 
 
-class ModelBusy(TimeoutError):
-    """The model stayed busy with other answers past the answer's time budget."""
-
-
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
     """A follow-up becomes a standalone question (LLM when there is one, else the previous question prefixed)."""
     previous = [t["content"] for t in history if t["role"] == "user"]
@@ -142,16 +138,12 @@ def rewrite_question(question: str, history: list[dict], model, settings: Settin
         return fallback
     turns = "\n".join(f"{'Agent' if t['role'] == 'user' else 'Assistant'} : {t['content'][:400]}" for t in history[-4:])
     prompt = load_prompt(settings.prompts_dir, "rewrite").format(history=turns, question=question)
-    # Behind other users' answers, the rewrite waits at most half the answer's budget.
-    if not generation_lock.acquire(timeout=settings.llm_timeout / 2):
-        return fallback
     try:
-        text = model.bind(max_tokens=60).invoke([("human", prompt)]).content
-    except Exception as exc:  # the rewrite is a nicety: never fail the answer for it
+        with hold_model(settings.llm_timeout / 2):  # behind other users, wait half the answer's budget
+            text = model.bind(max_tokens=60).invoke([("human", prompt)]).content
+    except Exception as exc:  # the rewrite is a nicety (busy, crash): never fail the answer for it
         log.warning("rewrite failed: %s", exc)
         return fallback
-    finally:
-        generation_lock.release()
     text = text.strip().strip('"«» ').split("\n")[0].strip()
     if not (8 <= len(text) <= 300) or "?" not in text:
         return fallback
@@ -274,11 +266,9 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     }
     raw, deadline = "", started + settings.llm_timeout
     try:
-        # One answer at a time on the model; waiting for it counts against the same budget, so a
-        # queued question gets the extractive answer at the deadline instead of waiting without end.
-        if not generation_lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
-            raise ModelBusy(f"occupé plus de {settings.llm_timeout} s")
-        try:
+        # Waiting behind other users counts against the same budget: a queued question gets the
+        # extractive answer at the deadline instead of waiting without end.
+        with hold_model(deadline - time.perf_counter()):
             for token in chain.stream(inputs):
                 if timings["first_token_ms"] is None:
                     timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -286,8 +276,6 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
                 yield {"type": "token", "text": token}
                 if time.perf_counter() > deadline:
                     raise TimeoutError(f"plus de {settings.llm_timeout} s")
-        finally:
-            generation_lock.release()
     except Exception as exc:  # crash, timeout, busy, server down: the extractive answer takes over
         log.warning("LLM failed: %s", exc)
         reason = ("occupé par les questions d'autres utilisateurs" if isinstance(exc, ModelBusy)

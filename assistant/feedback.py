@@ -124,7 +124,7 @@ class FeedbackStore:
             except sqlite3.OperationalError as exc:
                 if conn.in_transaction:
                     conn.rollback()
-                if "full" in str(exc).lower():
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                     raise FeedbackError(
                         f"Plus de place pour la base des avis {self.path} (disque plein) : votre avis n'a pas été "
                         "enregistré ; les avis déjà enregistrés sont conservés.") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from contextlib import contextmanager
 
 from .errors import AssistantError
 from .settings import Settings
@@ -24,6 +25,21 @@ _models: dict[tuple, object] = {}
 _lock = threading.Lock()
 # llama.cpp contexts are not re-entrant: one generation at a time per loaded model.
 generation_lock = threading.Lock()
+
+
+class ModelBusy(TimeoutError):
+    """The model stayed busy with other answers past this caller's time budget."""
+
+
+@contextmanager
+def hold_model(timeout: float):
+    """The model for one generation, waiting at most `timeout` seconds behind other users."""
+    if not generation_lock.acquire(timeout=max(0.0, timeout)):
+        raise ModelBusy(f"occupé plus de {timeout:.0f} s")
+    try:
+        yield
+    finally:
+        generation_lock.release()
 
 
 def identity(settings: Settings) -> str:

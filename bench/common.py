@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -84,3 +85,17 @@ def write(name: str, payload: dict, table_header: list[str], table_rows: list[li
     print("\n".join(lines[2:]))
     print(f"\nRésultats : {out}")
     return out
+
+
+def log_errors(text: str) -> list[str]:
+    """Each ERROR record of the app's log with its traceback (the lines up to the next record)."""
+    records, current = [], None
+    for line in text.splitlines():
+        if re.match(r"^\d{4}-\d\d-\d\d ", line):
+            current = None
+            if " ERROR " in line:
+                current = [line]
+                records.append(current)
+        elif current is not None:
+            current.append(line)
+    return ["\n".join(r) for r in records]

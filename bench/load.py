@@ -25,8 +25,8 @@ from pathlib import Path
 from assistant.settings import PROJECT_DIR
 from evals.dataset import load
 
-from .common import percentiles, write
-from .web import _errors, _free_port, _rss_mb, start_app
+from .common import log_errors, percentiles, write
+from .web import _free_port, _rss_mb, start_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -124,7 +124,7 @@ def main() -> None:
             proc.wait(30)
         with sqlite3.connect(data / "feedback.sqlite3") as conn:
             stored = [r[0] for r in conn.execute("SELECT question FROM feedback")]
-        server_errors = _errors(log.read_text(encoding="utf-8"))
+        server_errors = log_errors(log.read_text(encoding="utf-8"))
 
     missing = len(stats["feedback"]) - sum(min(stored.count(q), stats["feedback"].count(q))
                                            for q in set(stats["feedback"]))

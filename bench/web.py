@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 from assistant.settings import PROJECT_DIR
 from evals.dataset import load
 
-from .common import percentiles, write
+from .common import log_errors, percentiles, write
 
 
 def _free_port() -> int:
@@ -76,20 +75,6 @@ def ask(client, question: str) -> tuple[bool, str]:
             last = " ".join(str(p.get("text", p)) if isinstance(p, dict) else str(p) for p in last)
     failed = not last or "erreur inattendue" in str(last).lower()
     return not failed, str(last)
-
-
-def _errors(text: str) -> list[str]:
-    """Each ERROR record of the app's log with its traceback (the lines up to the next record)."""
-    records, current = [], None
-    for line in text.splitlines():
-        if re.match(r"^\d{4}-\d\d-\d\d ", line):
-            current = None
-            if " ERROR " in line:
-                current = [line]
-                records.append(current)
-        elif current is not None:
-            current.append(line)
-    return ["\n".join(r) for r in records]
 
 
 def main() -> None:
@@ -156,7 +141,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         log = Path(tmp) / "app.log"
-        server_errors = _errors(log.read_text(encoding="utf-8")) if log.exists() else []
+        server_errors = log_errors(log.read_text(encoding="utf-8")) if log.exists() else []
 
     rss = [m for _, m in memory]
     half = memory[len(memory) // 2 :]
@@ -168,7 +153,8 @@ def main() -> None:
         slope = round(60 * sum((x - mx) * (y - my) for x, y in half) / var, 1) if var else 0.0
     pct = percentiles(latencies)
     payload = {"users": args.users, "questions_per_user": args.questions, "backend": args.backend,
-               "answers": len(latencies), "errors": errors, "server_errors": server_errors, "extractive_fallbacks": len(fallbacks), "seconds": round(elapsed, 1),
+               "answers": len(latencies), "errors": errors, "server_errors": server_errors,
+               "extractive_fallbacks": len(fallbacks), "seconds": round(elapsed, 1),
                "answers_per_minute": round(len(latencies) / (elapsed / 60), 2) if elapsed else None,
                "latency_s": pct, "rss_mb_max": round(max(rss), 1) if rss else None,
                "rss_mb_slope_per_min_second_half": slope, "memory": memory[::5]}

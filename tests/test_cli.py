@@ -8,9 +8,9 @@ import sys
 from .conftest import STRATEGY
 
 
-def _run(args, settings, stdin=None):
+def _run(args, settings, stdin=None, **extra_env):
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_COLLECTION": settings.collection}
+           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_COLLECTION": settings.collection, **extra_env}
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
                           env=env, input=stdin, timeout=300)
 
@@ -87,12 +87,8 @@ def test_ask_batch_json_contract(seed_index, tmp_path):
 def test_bad_inputs_through_the_cli(seed_index, tmp_path):
     """Issue #7's catalogue of bad questions, through `assistant ask`: a French message or an answer."""
     settings, _ = seed_index
-    env_llm = {**os.environ, "ASSISTANT_LLM": "extractive"}
     for question, message in [("", "vide"), ("   \t ", "vide"), ("R" * 100_000, "trop longue"), ("🙂🙂🙂", "lettre")]:
-        out = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", question], capture_output=True, text=True,
-                             timeout=300, env={**env_llm, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-                                               "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-                                               "ASSISTANT_COLLECTION": settings.collection})
+        out = _run(["ask", question], settings, ASSISTANT_LLM="extractive")
         assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr, (question[:20], out.stderr)
 
     batch = tmp_path / "bad.jsonl"
@@ -106,10 +102,7 @@ def test_bad_inputs_through_the_cli(seed_index, tmp_path):
     ]
     payload = "\n".join(lines).encode() + b"\n" + b'{"id": "latin1", "question": "\xe9t\xe9"}\n'
     batch.write_bytes(payload)
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "--batch", str(batch), "--json"],
-                         capture_output=True, text=True, timeout=300,
-                         env={**env_llm, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-                              "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_COLLECTION": settings.collection})
+    out = _run(["ask", "--batch", str(batch), "--json"], settings, ASSISTANT_LLM="extractive")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     rows = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
     assert set(rows) == {"ctrl", "html", "surrogate", "inject"}

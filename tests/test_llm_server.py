@@ -13,8 +13,8 @@ from assistant.settings import PROJECT_DIR
 from .conftest import free_port, wait_for_port
 
 
-@pytest.fixture(scope="module")
-def llama_server():
+def _start_server() -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's OpenAI-compatible server on loopback, with the local model."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(PROJECT_DIR / "models" / MODEL_FILE),
@@ -22,7 +22,13 @@ def llama_server():
          "--model_alias", "qwen-local"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, proc, 120)
-    yield f"http://127.0.0.1:{port}/v1"
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    proc, url = _start_server()
+    yield url
     proc.terminate()
     proc.wait(20)
 
@@ -49,15 +55,9 @@ def test_server_crashing_mid_answer_falls_back_with_notice(seed_index):
     import signal
     import threading
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(PROJECT_DIR / "models" / MODEL_FILE),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = _start_server()
     try:
-        wait_for_port(port, proc, 120)
-        settings = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{port}/v1",
-                           llm_model="qwen-local")
+        settings = replace(seed_index[0], llm_backend="openai", llm_url=url, llm_model="qwen-local")
         # Prompt processing takes several seconds on 2 cores: the kill lands while the request is in flight.
         killer = threading.Timer(3.0, proc.send_signal, args=(signal.SIGKILL,))
         killer.start()
