@@ -19,10 +19,12 @@ from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
-from .verify import REFUSAL, content_terms, numbers, split_sentences, verify
+from .verify import REFUSAL, asks_number, content_terms, gives_number, numbers, split_sentences, verify
 
 log = logging.getLogger(__name__)
 
+NOTICE_RESCUE = ("Le modèle de langage n'a pas formulé de réponse appuyée ; voici les phrases des documents "
+                 "qui reprennent le plus directement la question.")
 NOTICE_EXTRACTIVE = ("Réponse extractive (sans modèle de langage) : ce sont les phrases des documents "
                      "les plus proches de la question.")
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
@@ -150,20 +152,23 @@ def rewrite_question(question: str, history: list[dict], model, settings: Settin
     return text
 
 
-def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: int = 2) -> str:
-    """The best supporting sentences, each cited; empty when nothing is close enough."""
+def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: int = 2, min_overlap: float = 0.34) -> str:
+    """The best supporting sentences, each cited; empty when none holds `min_overlap` of the question's words."""
     wanted = content_terms(question)
     if not wanted:
         return ""
+    need_number = asks_number(question)
     scored = []
     for n, result in given:
         for i, sentence in enumerate(split_sentences(result.text)):
+            if need_number and not gives_number(sentence, question):
+                continue
             terms = content_terms(sentence)
             hit = len(wanted & terms)
             if hit and len(sentence) >= 25:
                 scored.append((hit / len(wanted), -n, -i, n, sentence))
     scored.sort(reverse=True)
-    picked = [s for s in scored if s[0] >= 0.34][:max_sentences]
+    picked = [s for s in scored if s[0] >= min_overlap][:max_sentences]
     return " ".join(f"{s[4].rstrip()} [{s[3]}]" for s in picked)
 
 
@@ -217,6 +222,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
                     citations.setdefault(n, Citation(n, r.chunk_id, r.text, r.source())).sentences.append(s.text)
         reason = refusal_reason or ("" if not refused else
                                     "le modèle indique que les documents ne répondent pas" if verdict and verdict.model_refused
+                                    else "la réponse ne donne pas le chiffre ou la date demandés" if verdict and verdict.off_point
                                     else "aucune phrase de la réponse n'est appuyée par les passages")
         cites = sorted(citations.values(), key=lambda c: c.n)
         extra = _date_notice(cites) if not refused else ""
@@ -285,7 +291,19 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         raw = _extractive(standalone, given)
         yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
         return
-    yield {"type": "answer", "answer": finish(raw)}
+    result = finish(raw)
+    if result.refused:
+        # The small model refuses answerable questions; a passage sentence that holds most of the
+        # question's words (calibrated on the dev set) is a better answer than a refusal.
+        rescue = _extractive(standalone, given, min_overlap=settings.rescue_overlap)
+        if rescue:
+            notice = NOTICE_RESCUE
+            rescued = finish(rescue)
+            if not rescued.refused:
+                rescued.raw, rescued.removed = raw, result.removed
+                rescued.backend = f"{backend}+extractive"
+                result = rescued
+    yield {"type": "answer", "answer": result}
 
 
 def answer(question: str, history=None, settings: Settings | None = None) -> AnswerResult:

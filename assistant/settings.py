@@ -76,6 +76,9 @@ class Settings:
     answer_passages: int = 3  # passages given to the LLM (prompt size bounds latency)
     passage_chars: int = 700  # characters of each passage given to the LLM
     min_relevance: float = 0.789  # refusal below this dense similarity: `assistant calibrate --max-false 0`
+    # When the model refuses or misses the point, a passage sentence holding this share of the
+    # question's words is shown instead (dev set: no unanswerable question reaches 0.6); 1.1: never.
+    rescue_overlap: float = 0.6
 
     # Web chat (app.py). Loopback by default; admin features off until a token is set.
     app_host: str = "127.0.0.1"
@@ -128,6 +131,7 @@ class Settings:
             answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
             passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
             min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.789")),
+            rescue_overlap=float(_env("ASSISTANT_RESCUE_OVERLAP", "0.6")),
             app_host=_env("ASSISTANT_HOST", "127.0.0.1"),
             app_port=_env_int("ASSISTANT_PORT", 7860),
             admin_token=_env("ASSISTANT_ADMIN_TOKEN", ""),

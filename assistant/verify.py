@@ -31,6 +31,15 @@ _REFUSAL_HINTS = ("ne permettent pas de répondre", "ne contiennent pas", "pas d
                   "aucune information", "ne précisent pas", "ne mentionnent pas")
 
 MIN_OVERLAP = 0.5
+# A question asking for a quantity or a date is answered only by an answer that gives one.
+_ASKS_NUMBER = re.compile(r"\bcombien\b|\bcb\b|\b(?:montant|nombre|taux|budget|pourcentage|proportion|fraction|somme)s?\b|"
+                          r"\ba (?:partir de )?quel(?:le)? (?:date|age)\b|\ben quelle annee\b|\bhow (?:much|many)\b")
+_NUMBER_WORDS = re.compile(
+    r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|trente|"
+    r"quarante|cinquante|soixante|cent|cents|mille|millions?|milliards?|dizaines?|douzaines?|quinzaines?|"
+    r"vingtaines?|trentaines?|centaines?|milliers?|moitie|tiers|quart|double|triple|"
+    r"two|three|four|five|ten|hundreds?|thousands?|half)\b")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
 # Contact details are never shown unless the cited passage has them (no invented phone or site).
 _CONTACT = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:\+33\s?|\b0)[1-9](?:[\s.-]?\d{2}){4}\b",
                       re.IGNORECASE)
@@ -49,6 +58,7 @@ class Verdict:
     sentences: list[Sentence] = field(default_factory=list)
     refused: bool = False
     model_refused: bool = False
+    off_point: bool = False  # the question asks a figure and no kept sentence gives one
 
     @property
     def kept(self) -> list[Sentence]:
@@ -151,6 +161,16 @@ def restates(sentence: str, question: str) -> bool:
     return bool(asked) and not (content_terms(sentence) - asked) and not (numbers(sentence) - numbers(question))
 
 
+def asks_number(question: str) -> bool:
+    return bool(_ASKS_NUMBER.search(fold(question)))
+
+
+def gives_number(answer: str, question: str) -> bool:
+    """Does the answer state a quantity or date, other than a year the question already gave?"""
+    asked_years = {n for n in numbers(question) if _YEAR.match(n)}
+    return bool(numbers(answer) - asked_years) or bool(_NUMBER_WORDS.search(fold(answer)))
+
+
 def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict:
     """Check `answer` against the passages it was given (numbered as in the prompt)."""
     verdict = Verdict()
@@ -178,4 +198,9 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
             reasons = [support(text, passages[n])[1] for n in (valid or list(passages)[:1])]
             verdict.sentences.append(Sentence(text, valid, False, reasons[0] if reasons else "aucun passage"))
     verdict.refused = not verdict.kept
+    if not verdict.refused and question and asks_number(question) and not gives_number(" ".join(s.text for s in verdict.kept), question):
+        # Supported sentences beside the point: "combien ?" answered without any figure.
+        for sentence in verdict.kept:
+            sentence.supported, sentence.reason = False, "ne donne pas le chiffre ou la date demandés"
+        verdict.refused = verdict.off_point = True
     return verdict

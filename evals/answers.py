@@ -120,6 +120,7 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
                 try:
                     got = answer(item.question, item.history, settings)
                     result, passages = got.as_dict(), got.passages
+                    result["raw"] = got.raw  # the model's text before the verifier: lets a changed verifier be replayed
                 except AssistantError as exc:
                     result = {"question": item.question, "answer": "", "refused": True, "citations": [],
                               "timings": {}, "error": str(exc)}

@@ -81,3 +81,23 @@ def test_contact_details_absent_from_the_passage_are_never_shown():
     v = verify("Pour le fonds de contractualisation de 135 millions d'euros en 2019, "
                "écrire à fonds@exemple.fr ou appeler le 01 23 45 67 89 [1].", quoted)
     assert not v.refused, v.removed
+
+
+def test_a_figure_asked_and_not_given_is_a_refusal():
+    # unans-002 pattern: a supported sentence beside the question must not pass as its answer.
+    q = "Combien de places de répit pour les aidants sont prévues en 2030 ?"
+    v = verify("L'État s'engage à faciliter l'accès au répit pour les aidants [2].", PASSAGES, q)
+    assert v.refused and v.off_point and v.text() == REFUSAL
+    assert "chiffre" in v.removed[0].reason
+    assert not verify("Plus de 6 000 nouvelles places sont prévues pour les aidants [2].", PASSAGES, q).refused
+
+
+def test_a_figure_in_words_answers_and_the_question_year_does_not():
+    words = {1: "Une quinzaine de départements en difficulté font l'objet d'un suivi budgétaire depuis 2023."}
+    q = "Pour combien de départements en difficulté un suivi budgétaire a-t-il été mis en place ?"
+    assert not verify("Une quinzaine de départements en difficulté font l'objet d'un suivi budgétaire [1].", words, q).refused
+    q2 = "Combien de départements font l'objet d'un suivi budgétaire depuis 2023 ?"
+    assert verify("Des départements en difficulté font l'objet d'un suivi budgétaire depuis 2023 [1].", words, q2).refused
+    # A question that asks no figure is not held to this.
+    assert not verify("Des départements en difficulté font l'objet d'un suivi budgétaire [1].", words,
+                      "Qui fait l'objet d'un suivi budgétaire ?").refused
