@@ -222,7 +222,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
                     citations.setdefault(n, Citation(n, r.chunk_id, r.text, r.source())).sentences.append(s.text)
         reason = refusal_reason or ("" if not refused else
                                     "le modèle indique que les documents ne répondent pas" if verdict and verdict.model_refused
-                                    else "la réponse ne donne pas le chiffre ou la date demandés" if verdict and verdict.off_point
+                                    else "la réponse ne porte pas sur ce que demande la question" if verdict and verdict.off_point
                                     else "aucune phrase de la réponse n'est appuyée par les passages")
         cites = sorted(citations.values(), key=lambda c: c.n)
         extra = _date_notice(cites) if not refused else ""

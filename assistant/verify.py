@@ -40,6 +40,13 @@ _NUMBER_WORDS = re.compile(
     r"vingtaines?|trentaines?|centaines?|milliers?|moitie|tiers|quart|double|triple|"
     r"two|three|four|five|ten|hundreds?|thousands?|half)\b")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+# An answer sharing less than this share of a (French) question's content words is beside it:
+# on the dev set these were off-topic copies (injections, unanswerable, wrong passages).
+MIN_COVERAGE = 0.2
+_EN_WORDS = {"the", "of", "and", "is", "are", "was", "were", "what", "who", "how", "which", "when", "why",
+             "did", "does", "do", "for", "to", "in", "by", "that", "with", "many", "much", "about"}
+_FR_WORDS = {"le", "la", "les", "de", "des", "du", "et", "est", "en", "un", "une", "pour", "que", "qui",
+             "quel", "quelle", "quels", "quelles", "combien", "dans", "au", "aux", "sur", "par", "ce", "ces"}
 # Contact details are never shown unless the cited passage has them (no invented phone or site).
 _CONTACT = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:\+33\s?|\b0)[1-9](?:[\s.-]?\d{2}){4}\b",
                       re.IGNORECASE)
@@ -58,7 +65,7 @@ class Verdict:
     sentences: list[Sentence] = field(default_factory=list)
     refused: bool = False
     model_refused: bool = False
-    off_point: bool = False  # the question asks a figure and no kept sentence gives one
+    off_point: bool = False  # supported sentences beside the question (no figure asked for, or not its subject)
 
     @property
     def kept(self) -> list[Sentence]:
@@ -171,6 +178,17 @@ def gives_number(answer: str, question: str) -> bool:
     return bool(numbers(answer) - asked_years) or bool(_NUMBER_WORDS.search(fold(answer)))
 
 
+def looks_english(question: str) -> bool:
+    words = re.findall(r"[a-z]+", fold(question))
+    return sum(w in _EN_WORDS for w in words) > sum(w in _FR_WORDS for w in words)
+
+
+def coverage(answer: str, question: str) -> float:
+    """Share of the question's content words found in the answer (1.0 when the question has none)."""
+    asked = content_terms(question)
+    return len(asked & content_terms(answer)) / len(asked) if asked else 1.0
+
+
 def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict:
     """Check `answer` against the passages it was given (numbered as in the prompt)."""
     verdict = Verdict()
@@ -203,4 +221,11 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
         for sentence in verdict.kept:
             sentence.supported, sentence.reason = False, "ne donne pas le chiffre ou la date demandés"
         verdict.refused = verdict.off_point = True
+    elif not verdict.refused and question and not looks_english(question):
+        # The answer is in French whatever the question's language, so only French questions are compared.
+        shared = coverage(" ".join(s.text for s in verdict.kept), question)
+        if shared < MIN_COVERAGE:
+            for sentence in verdict.kept:
+                sentence.supported, sentence.reason = False, f"ne reprend pas l'objet de la question ({shared:.0%} de ses mots)"
+            verdict.refused = verdict.off_point = True
     return verdict
