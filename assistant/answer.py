@@ -160,16 +160,23 @@ def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: i
     need_number = asks_number(question)
     scored = []
     for n, result in given:
-        for i, sentence in enumerate(split_sentences(result.text)):
-            if need_number and not gives_number(sentence, question):
-                continue
+        sentences = split_sentences(result.text)
+        for i, sentence in enumerate(sentences):
             terms = content_terms(sentence)
             hit = len(wanted & terms)
-            if hit and len(sentence) >= 25:
-                scored.append((hit / len(wanted), -n, -i, n, sentence))
+            if not hit or len(sentence) < 25:
+                continue
+            cited = f"{sentence.rstrip()} [{n}]"
+            if need_number and not gives_number(sentence, question):
+                # "Le référentiel … RSA. Il repose sur 5 objectifs." : the figure is often in the next sentence.
+                if i + 1 < len(sentences) and gives_number(sentences[i + 1], question):
+                    cited += f" {sentences[i + 1].rstrip()} [{n}]"
+                else:
+                    continue
+            scored.append((hit / len(wanted), -n, -i, cited))
     scored.sort(reverse=True)
     picked = [s for s in scored if s[0] >= min_overlap][:max_sentences]
-    return " ".join(f"{s[4].rstrip()} [{s[3]}]" for s in picked)
+    return " ".join(s[3] for s in picked)
 
 
 def _date_notice(citations: list[Citation]) -> str:

@@ -12,8 +12,10 @@ Measured on the dev set: passages holding a gold quote score 0.97–1.00, others
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import re
+import threading
 import typing as t
 import warnings
 from dataclasses import dataclass, field
@@ -156,7 +158,12 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
     started = time.perf_counter()
     todo = [(s, pick(s)) for s in samples]
     todo = [(s, f) for s, f in todo if f is not None]
+    # The loop runs in its own thread so that a judge call stuck outside asyncio's timeouts (seen
+    # once in a test run: a socket read with no deadline) is abandoned after a bound, not waited for.
     loop = asyncio.new_event_loop()
+    worker = threading.Thread(target=loop.run_forever, name=f"juge-{name}", daemon=True)
+    worker.start()
+    stuck = False
     try:
         for i, (s, fields_) in enumerate(todo, 1):
             if done and s.id in done:  # scored by an earlier, interrupted run
@@ -164,8 +171,16 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
                 progress(name, i, len(todo))
                 continue
             try:
-                value = loop.run_until_complete(_score(metric, SingleTurnSample(**fields_), timeout))
-                value = float(value)
+                future = asyncio.run_coroutine_threadsafe(_score(metric, SingleTurnSample(**fields_), timeout), loop)
+                bound = None if timeout is None else timeout + max(5.0, timeout / 4)
+                try:
+                    value = float(future.result(bound))
+                except concurrent.futures.TimeoutError:
+                    future.cancel()
+                    stuck = True
+                    run.errors[s.id] = f"le juge n'a pas répondu en {bound:.0f} s (appel bloqué)"
+                    run.skipped = f"abandonnée après l'appel bloqué sur {s.id}"
+                    break
                 if math.isnan(value):
                     run.errors[s.id] = "score indéfini (NaN) : réponse du juge inexploitable"
                 else:
@@ -178,7 +193,10 @@ def run_metric(name: str, metric, pick, samples: list[Sample], timeout: float | 
                     break
             progress(name, i, len(todo))
     finally:
-        loop.close()
+        loop.call_soon_threadsafe(loop.stop)
+        worker.join(0 if stuck else 30)
+        if not worker.is_alive():
+            loop.close()
     if todo and not run.scores and not run.skipped:
         first = next(iter(run.errors.values()), "aucun score")
         run.skipped = f"aucune question notée ({first})"

@@ -42,7 +42,7 @@ def judge_server():
 def test_faithfulness_scored_by_the_local_model(judge_server):
     settings = replace(Settings(), judge_url=judge_server, judge_model="juge-local", judge_timeout=240)
     metric, pick = judge.build(settings, only=("faithfulness",))["faithfulness"]
-    run = run_metric("faithfulness", metric, pick, [SAMPLE], timeout=600)
+    run = run_metric("faithfulness", metric, pick, [SAMPLE], timeout=300)
     assert not run.skipped and not run.errors, (run.skipped, run.errors)
     assert 0.0 <= run.scores["fact-002"] <= 1.0
 
@@ -125,3 +125,23 @@ def test_judge_scores_are_cached_so_a_rerun_resumes(seed_index, tmp_path):
     again = evaluate(settings, dataset, cache_dir=tmp_path / "cache", judge_metrics=("response_relevancy",))
     assert {r["id"]: r["scores"].get("response_relevancy") for r in again["rows"]} == scored
     assert "response_relevancy" not in again["skipped"]
+
+
+class _StuckJudge:
+    """A metric whose call blocks the event loop itself, where asyncio's own timeout cannot fire."""
+
+    async def single_turn_ascore(self, sample, timeout=None):
+        import time
+
+        time.sleep(8)
+        return 1.0
+
+
+def test_a_judge_call_stuck_outside_asyncio_is_abandoned_after_its_bound():
+    import time
+
+    fields = {"user_input": SAMPLE.user_input, "response": SAMPLE.response}
+    started = time.perf_counter()
+    run = run_metric("faithfulness", _StuckJudge(), lambda s: fields, [SAMPLE], timeout=0.5)
+    assert time.perf_counter() - started < 7.5  # bound 0.5 + 5 s, not the 8 s the call would take
+    assert "bloqué" in run.errors["fact-002"] and "abandonnée" in run.skipped
