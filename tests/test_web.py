@@ -31,7 +31,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ADMIN = "jeton-admin-de-test"
 QUESTION = "Quel était le montant du fonds de contractualisation en 2019 ?"
-SOURCES_TARGET_S = 1.0
 
 
 def _require_browser():
@@ -198,7 +197,8 @@ def test_sources_first_then_cited_answer_and_the_citation_opens_its_passage(page
     sources_s, answer_s = ask(page, QUESTION)
     _metric("extractive_send_to_sources_s", round(sources_s, 3))
     _metric("extractive_send_to_answer_s", round(answer_s, 3))
-    assert sources_s <= SOURCES_TARGET_S, f"sources after {sources_s:.2f} s"
+    # Order, not speed: the sources panel fills no later than the answer (speed is bench/'s job).
+    assert sources_s <= answer_s, (sources_s, answer_s)
     answer = page.locator("#chatbot [data-testid='bot']").last
     assert "135 millions" in answer.inner_text()
     link = answer.locator("a[href^='#src-0-']").first
