@@ -189,6 +189,12 @@ def coverage(answer: str, question: str) -> float:
     return len(asked & content_terms(answer)) / len(asked) if asked else 1.0
 
 
+def _beside(verdict: Verdict, reason: str) -> None:
+    for sentence in verdict.kept:
+        sentence.supported, sentence.reason = False, reason
+    verdict.refused = verdict.off_point = True
+
+
 def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict:
     """Check `answer` against the passages it was given (numbered as in the prompt)."""
     verdict = Verdict()
@@ -216,16 +222,14 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
             reasons = [support(text, passages[n])[1] for n in (valid or list(passages)[:1])]
             verdict.sentences.append(Sentence(text, valid, False, reasons[0] if reasons else "aucun passage"))
     verdict.refused = not verdict.kept
-    if not verdict.refused and question and asks_number(question) and not gives_number(" ".join(s.text for s in verdict.kept), question):
-        # Supported sentences beside the point: "combien ?" answered without any figure.
-        for sentence in verdict.kept:
-            sentence.supported, sentence.reason = False, "ne donne pas le chiffre ou la date demandés"
-        verdict.refused = verdict.off_point = True
-    elif not verdict.refused and question and not looks_english(question):
-        # The answer is in French whatever the question's language, so only French questions are compared.
-        shared = coverage(" ".join(s.text for s in verdict.kept), question)
+    if verdict.refused or not question:
+        return verdict
+    # Whole-answer checks: supported sentences can still be beside the question.
+    said = " ".join(s.text for s in verdict.kept)
+    if asks_number(question) and not gives_number(said, question):
+        _beside(verdict, "ne donne pas le chiffre ou la date demandés")
+    elif not looks_english(question):  # answers are French: only French questions' words can be compared
+        shared = coverage(said, question)
         if shared < MIN_COVERAGE:
-            for sentence in verdict.kept:
-                sentence.supported, sentence.reason = False, f"ne reprend pas l'objet de la question ({shared:.0%} de ses mots)"
-            verdict.refused = verdict.off_point = True
+            _beside(verdict, f"ne reprend pas l'objet de la question ({shared:.0%} de ses mots)")
     return verdict
