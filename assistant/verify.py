@@ -24,13 +24,22 @@ _LOOSE_MARKER = re.compile(r"\[(?:extrait|source|doc(?:ument)?)\s*(\d{1,2})\]", 
 _NUMBER = re.compile(r"\d+(?:[ \u00a0\u202f.]\d{3})*(?:,\d+)?")
 _NAME = re.compile(r"(?<![\w'’])([A-ZÀ-Ý][\wÀ-ÿ'’\-]{2,})")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-Ý«\"(\[0-9-])|\n+")
-# Words the model adds around facts that are not themselves claims.
-_GENERIC = {"selon", "document", "documents", "extrait", "extraits", "indique", "precise", "mentionne",
-            "texte", "egalement", "notamment", "ainsi", "cette", "question", "reponse"}
+# Words the model adds around facts that are not themselves claims, and the requests that open a
+# question ("donne-moi", "explique") that are not its subject. Compared as stems: analyze() output.
+_GENERIC = {t for w in ("selon", "document", "documents", "extrait", "extraits", "indique", "precise",
+                        "mentionne", "texte", "egalement", "notamment", "question", "reponse",
+                        "donne", "dis", "explique", "peux", "pourrais", "voudrais", "veux", "savoir",
+                        "affiche", "ecris") for t in analyze(w)}
 _REFUSAL_HINTS = ("ne permettent pas de répondre", "ne contiennent pas", "pas d'information",
                   "aucune information", "ne précisent pas", "ne mentionnent pas")
 
 MIN_OVERLAP = 0.5
+# A passage sentence that gives orders to the assistant is an injection, not information: quoting
+# it verbatim (select style, extractive answer) would pass it on. Matched on folded text.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|oublie|ne tiens pas compte d)\w*\s+(?:\w+\s+){0,2}(?:instructions?|consignes?|regles?)\b|"
+    r"\breponds (?:desormais|maintenant|uniquement|seulement) (?:en|par|que)\b|\b(?:prompt|message) systeme\b|"
+    r"\b(?:ignore|disregard|forget)\s+(?:\w+\s+){0,2}instructions\b|\bsystem prompt\b|\byou are now\b")
 # A question asking for a quantity or a date is answered only by an answer that gives one.
 _ASKS_NUMBER = re.compile(r"\bcombien\b|\bcb\b|\b(?:montant|nombre|taux|budget|pourcentage|proportion|fraction|somme)s?\b|"
                           r"\ba (?:partir de )?quel(?:le)? (?:date|age)\b|\ben quelle annee\b|\bhow (?:much|many)\b")
@@ -210,6 +219,9 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
             verdict.model_refused = True
             continue
         valid = [n for n in dict.fromkeys(cited) if n in passages]
+        if _INSTRUCTION.search(fold(text)):
+            verdict.sentences.append(Sentence(text, valid, False, "consigne adressée à l'assistant, pas une information"))
+            continue
         if question and restates(text, question):
             verdict.sentences.append(Sentence(text, valid, False, "reprend la question sans y répondre"))
             continue
