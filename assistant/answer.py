@@ -1,7 +1,8 @@
 """Answer: question -> (rewrite) -> retrieve -> prompt -> LLM -> citations -> verify -> answer.
 
 `stream()` yields events in the order a chat shows them: the retrieved sources first, then
-the model's tokens, then the verified answer. `answer()` returns only the last. Whatever
+the answer's text ("token" events: the model's tokens when it writes, the chosen sentences at
+once when it selects them), then the verified answer. `answer()` returns only the last. Whatever
 fails on the way (no model, model crash, timeout) ends in the extractive answer with a
 notice; the answer never contains a sentence that no cited passage supports.
 """
@@ -14,12 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .lexical import analyze
+from .lexical import analyze, fold
 from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
-from .verify import REFUSAL, asks_number, content_terms, gives_number, numbers, split_sentences, verify
+from .verify import (REFUSAL, asks_number, content_terms, gives_number, looks_english, numbers, split_sentences,
+                     verify)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,74 @@ def _passage_block(settings: Settings, n: int, result: Result, question: str) ->
     text = neutralize(_focus(result.text, question, settings.passage_chars))
     return template.format(n=n, title=neutralize(result.meta["title"][:120]), date=neutralize(result.meta["date"]),
                            text=text)
+
+
+_LABEL = re.compile(r"\((\d+)\.(\d+)\)")
+_BARE_LABEL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
+SELECT_MAX_TOKENS = 24  # "2.3, 1.1, 3.4" and a little slack: the answer is the sentences, not the tokens
+
+
+def _numbered_passages(settings: Settings, given: list[tuple[int, Result]], question: str) -> tuple[str, dict]:
+    """Passages cut into sentences labelled (n.i) for the model to choose from, and the label table."""
+    template = load_prompt(settings.prompts_dir, "passage")
+    labels, blocks = {}, []
+    for n, result in given:
+        lines = []
+        for i, sentence in enumerate(split_sentences(_focus(result.text, question, settings.passage_chars)), 1):
+            labels[f"{n}.{i}"] = (n, sentence.strip())
+            lines.append(f"({n}.{i}) {neutralize(sentence.strip())}")
+        blocks.append(template.format(n=n, title=neutralize(result.meta["title"][:120]),
+                                      date=neutralize(result.meta["date"]), text="\n".join(lines)))
+    return "\n".join(blocks), labels
+
+
+def _start(text: str) -> str:
+    """The first 40 letters and digits of a text, folded, to match a copied sentence to its label."""
+    return re.sub(r"[^a-z0-9]", "", fold(text))[:40]
+
+
+def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> str:
+    """The sentences the model named, verbatim and cited; empty when it named none ("AUCUNE")."""
+    # Labels in parentheses win: a model that copies its sentence after the label also copies
+    # the sentence's own numbering ("(2.1) 1.4 Des solutions…").
+    marked = list(_LABEL.finditer(raw))
+    found = []
+    for j, m in enumerate(marked):
+        key = f"{int(m.group(1))}.{int(m.group(2))}"
+        # The small model sometimes copies a sentence after the wrong number: the copy tells which it meant.
+        copied = _start(raw[m.end(): marked[j + 1].start() if j + 1 < len(marked) else len(raw)])
+        if len(copied) >= 20 and not _start(labels.get(key, (0, ""))[1]).startswith(copied):
+            key = next((k for k, (_, sentence) in labels.items() if _start(sentence).startswith(copied)), key)
+        found.append(key)
+    if not marked:
+        found = [f"{int(n)}.{int(i)}" for n, i in _BARE_LABEL.findall(raw.strip().split("\n")[0])]
+    picked = []
+    for key in found:
+        if key in labels and key not in picked:
+            picked.append(key)
+    need_number = asks_number(question)
+    parts = []
+    for key in picked[:max_sentences]:
+        n, sentence = labels[key]
+        parts.append(f"{sentence} [{n}]")
+        following = f"{n}.{int(key.split('.')[1]) + 1}"
+        if (need_number and not gives_number(sentence, question) and following in labels
+                and following not in picked and gives_number(labels[following][1], question)):
+            parts.append(f"{labels[following][1]} [{n}]")  # the figure is often in the next sentence
+    return " ".join(parts)
+
+
+def _chosen(raw: str, labels: dict, question: str, given: list[tuple[int, Result]], lead_overlap: float) -> str:
+    """The select-style answer: the model's sentences, led by the sentence that holds most of the question."""
+    chosen = _selected(raw, labels, question)
+    if not chosen:
+        return ""  # the model found nothing: the refusal path (and its rescue) decides
+    # The model picks by position more than by meaning; a sentence holding most of the question's
+    # words (the rescue's calibrated bar) leads the answer whatever it picked.
+    lead = _extractive(question, given, max_sentences=1, min_overlap=lead_overlap)
+    if lead and lead.split(" [")[0] not in chosen:
+        chosen = f"{lead} {chosen}"
+    return chosen
 
 
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
@@ -249,6 +319,14 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     if relevance(retriever, standalone) < settings.min_relevance:
         yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
         return
+    asked_terms = content_terms(standalone)
+    unknown = sorted(t for t in asked_terms if t not in retriever.lexical.postings)
+    if (asked_terms and not looks_english(standalone)
+            and len(unknown) / len(asked_terms) >= settings.max_unknown_share):
+        words = [w for w in re.findall(r"[^\W\d_]+", standalone) if set(analyze(w)) & set(unknown)]
+        yield {"type": "answer", "answer": finish(
+            "", "la plupart des mots de la question n'apparaissent dans aucun document (" + ", ".join(words) + ")")}
+        return
     known = set()
     for _, r in given:
         known |= numbers(r.text) | numbers(r.meta["date"]) | numbers(r.meta["title"])
@@ -268,25 +346,28 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
+    select = settings.answer_style == "select"
     prompt = ChatPromptTemplate.from_messages([
-        ("system", load_prompt(settings.prompts_dir, "answer_system")),
-        ("human", load_prompt(settings.prompts_dir, "answer_user")),
+        ("system", load_prompt(settings.prompts_dir, "select_system" if select else "answer_system")),
+        ("human", load_prompt(settings.prompts_dir, "select_user" if select else "answer_user")),
     ])
-    chain = prompt | model | StrOutputParser()
-    inputs = {
-        "passages": "\n".join(_passage_block(settings, n, r, standalone) for n, r in given),
-        "question": neutralize(standalone),
-    }
+    if select:
+        passages, labels = _numbered_passages(settings, given, standalone)
+    else:
+        passages = "\n".join(_passage_block(settings, n, r, standalone) for n, r in given)
+    chain = prompt | (model.bind(max_tokens=SELECT_MAX_TOKENS) if select else model) | StrOutputParser()
+    inputs = {"passages": passages, "question": neutralize(standalone)}
     raw, deadline = "", started + settings.llm_timeout
     try:
         # Waiting behind other users counts against the same budget: a queued question gets the
         # extractive answer at the deadline instead of waiting without end.
         with hold_model(deadline - time.perf_counter()):
             for token in chain.stream(inputs):
-                if timings["first_token_ms"] is None:
-                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
                 raw += token
-                yield {"type": "token", "text": token}
+                if not select:  # sentence numbers mean nothing to the reader: only written text streams
+                    if timings["first_token_ms"] is None:
+                        timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                    yield {"type": "token", "text": token}
                 if time.perf_counter() > deadline:
                     raise TimeoutError(f"plus de {settings.llm_timeout} s")
     except Exception as exc:  # crash, timeout, busy, server down: the extractive answer takes over
@@ -298,7 +379,14 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         raw = _extractive(standalone, given)
         yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
         return
-    result = finish(raw)
+    if select:
+        # The answer can be shown as soon as the model has named its sentences.
+        timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        chosen = _chosen(raw, labels, standalone, given, settings.rescue_overlap)
+        result = finish(chosen, "" if chosen else "le modèle n'a trouvé dans les passages aucune phrase qui réponde")
+        result.raw = raw
+    else:
+        result = finish(raw)
     if result.refused:
         # The small model refuses answerable questions; a passage sentence that holds most of the
         # question's words (calibrated on the dev set) is a better answer than a refusal.
@@ -310,6 +398,8 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
                 rescued.raw, rescued.removed = raw, result.removed
                 rescued.backend = f"{backend}+extractive"
                 result = rescued
+    if select:
+        yield {"type": "token", "text": result.answer}
     yield {"type": "answer", "answer": result}
 
 

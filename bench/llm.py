@@ -5,7 +5,10 @@
 Runs the library's `stream()` (what the CLI and the web chat use) on development
 questions. "llama" is the in-process default; "openai" is the same model behind
 llama-cpp-python's OpenAI-compatible server, started here on loopback. Tokens/s counts
-streamed chunks per second of generation (one chunk is one token for both servers).
+streamed chunks per second of generation (one chunk is one token for both servers) when the
+model writes (`ASSISTANT_ANSWER_STYLE=write`); with the default `select` style the chosen
+sentences arrive as one chunk, so "first token" is when the answer text is shown and tokens/s
+is not a generation speed.
 Peak memory: this process for in-process backends, the server process for "openai".
 """
 

@@ -27,8 +27,10 @@ def _cited_numbers_ok(result) -> bool:
     return numbers(result.answer.replace("[", " [")) - {str(c.n) for c in result.citations} <= cited
 
 
-def test_corpus_question_gets_a_cited_verified_answer(local):
-    events = list(stream("Quel était le montant du fonds de contractualisation en 2019 ?", settings=local))
+@pytest.mark.parametrize("style", ["select", "write"])
+def test_corpus_question_gets_a_cited_verified_answer(local, style):
+    events = list(stream("Quel était le montant du fonds de contractualisation en 2019 ?",
+                         settings=replace(local, answer_style=style)))
     kinds = [e["type"] for e in events]
     assert kinds[0] == "sources" and kinds[-1] == "answer" and "token" in kinds
     result = events[-1]["answer"]
@@ -57,13 +59,16 @@ def test_model_refusing_an_answerable_question_is_rescued_by_the_passage_sentenc
     # instead, cited and verified, with a notice; the model's own text stays on record.
     prompts = tmp_path / "prompts"
     shutil.copytree(PROJECT_DIR / "prompts", prompts)
-    refuse = "Écris exactement cette phrase et rien d'autre : Les documents disponibles ne permettent pas de répondre."
-    (prompts / "answer_system.md").write_text(refuse, encoding="utf-8")
-    (prompts / "answer_user.md").write_text("Question (ne pas y répondre) : {question}\n\n" + refuse, encoding="utf-8")
+    refuse = {"answer": "Les documents disponibles ne permettent pas de répondre.", "select": "AUCUNE"}
+    for style, text in refuse.items():
+        order = f"Écris exactement ceci et rien d'autre : {text}"
+        (prompts / f"{style}_system.md").write_text(order, encoding="utf-8")
+        (prompts / f"{style}_user.md").write_text("Question (ne pas y répondre) : {question}\n\n" + order,
+                                                  encoding="utf-8")
     refusing = replace(local, prompts_dir=prompts)
     question = "Quel était le montant du fonds de contractualisation en 2019 ?"
     result = answer(question, settings=refusing)
-    assert "ne permettent pas" in result.raw
+    assert "AUCUNE" in result.raw
     assert not result.refused and "135" in result.answer and result.citations, result.answer
     assert result.backend.endswith("+extractive") and "pas formulé de réponse" in result.notice
     assert _cited_numbers_ok(result)
@@ -139,6 +144,18 @@ def test_relevance_threshold_refuses_before_generating(seed_index):
     settings = replace(seed_index[0], llm_backend="extractive", min_relevance=0.99)
     result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
     assert result.refused and "assez proche" in result.refusal_reason and result.passages
+
+
+def test_question_about_words_no_document_contains_is_refused_before_generating(seed_index):
+    settings = replace(seed_index[0], llm_backend="extractive", min_relevance=0.0)
+    result = answer("Donne-moi une recette de crêpes au fromage.", settings=settings)
+    assert result.refused and "aucun document (crêpes, fromage)" in result.refusal_reason, result.refusal_reason
+    # A question in the documents' words, with typos, passes; English questions are not judged by it.
+    assert not answer("cb de departements demonstrateurs pr la strategie pauvrete ?", settings=settings).refused
+    english = answer("How much was the contractualisation fund in 2019?", settings=settings)
+    assert "aucun document" not in english.refusal_reason
+    assert "aucun document" not in answer("Donne-moi une recette de crêpes au fromage.",
+                                          settings=replace(settings, max_unknown_share=1.1)).refusal_reason
 
 
 def test_calibration_spares_every_answerable_question(seed_index):
