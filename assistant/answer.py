@@ -134,6 +134,12 @@ _BARE_LABEL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
 SELECT_MAX_TOKENS = 24  # "2.3, 1.1, 3.4" and a little slack: the answer is the sentences, not the tokens
 
 
+def _figure_follows(sentence: str, following: str | None, question: str) -> bool:
+    """A figure asked, missing from `sentence`, given by the sentence after it ("… RSA. Il repose sur 5 objectifs.")."""
+    return (following is not None and asks_number(question) and not gives_number(sentence, question)
+            and gives_number(following, question))
+
+
 def _numbered_passages(settings: Settings, given: list[tuple[int, Result]], question: str) -> tuple[str, dict]:
     """Passages cut into sentences labelled (n.i) for the model to choose from, and the label table."""
     template = load_prompt(settings.prompts_dir, "passage")
@@ -172,15 +178,13 @@ def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> 
     for key in found:
         if key in labels and key not in picked:
             picked.append(key)
-    need_number = asks_number(question)
     parts = []
     for key in picked[:max_sentences]:
         n, sentence = labels[key]
         parts.append(f"{sentence} [{n}]")
         following = f"{n}.{int(key.split('.')[1]) + 1}"
-        if (need_number and not gives_number(sentence, question) and following in labels
-                and following not in picked and gives_number(labels[following][1], question)):
-            parts.append(f"{labels[following][1]} [{n}]")  # the figure is often in the next sentence
+        if following not in picked and _figure_follows(sentence, labels.get(following, (n, None))[1], question):
+            parts.append(f"{labels[following][1]} [{n}]")
     return " ".join(parts)
 
 
@@ -237,12 +241,11 @@ def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: i
             if not hit or len(sentence) < 25:
                 continue
             cited = f"{sentence.rstrip()} [{n}]"
-            if need_number and not gives_number(sentence, question):
-                # "Le référentiel … RSA. Il repose sur 5 objectifs." : the figure is often in the next sentence.
-                if i + 1 < len(sentences) and gives_number(sentences[i + 1], question):
-                    cited += f" {sentences[i + 1].rstrip()} [{n}]"
-                else:
-                    continue
+            following = sentences[i + 1] if i + 1 < len(sentences) else None
+            if _figure_follows(sentence, following, question):
+                cited += f" {following.rstrip()} [{n}]"
+            elif need_number and not gives_number(sentence, question):
+                continue
             scored.append((hit / len(wanted), -n, -i, cited))
     scored.sort(reverse=True)
     picked = [s for s in scored if s[0] >= min_overlap][:max_sentences]
@@ -320,10 +323,10 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
         return
     asked_terms = content_terms(standalone)
-    unknown = sorted(t for t in asked_terms if t not in retriever.lexical.postings)
+    unknown = retriever.unindexed(asked_terms)
     if (asked_terms and not looks_english(standalone)
             and len(unknown) / len(asked_terms) >= settings.max_unknown_share):
-        words = [w for w in re.findall(r"[^\W\d_]+", standalone) if set(analyze(w)) & set(unknown)]
+        words = [w for w in re.findall(r"[^\W\d_]+", standalone) if set(analyze(w)) & unknown]
         yield {"type": "answer", "answer": finish(
             "", "la plupart des mots de la question n'apparaissent dans aucun document (" + ", ".join(words) + ")")}
         return

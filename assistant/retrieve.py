@@ -163,6 +163,10 @@ class Retriever:
             terms += earlier
         return self.lexical.search(terms, k, weights)
 
+    def unindexed(self, terms) -> set[str]:
+        """The stems among `terms` that no indexed passage contains."""
+        return {t for t in terms if t not in self.lexical.postings}
+
     def _shingles_of(self, chunk_id: str) -> set[int]:
         got = self._shingle_cache.get(chunk_id)
         if got is None:
