@@ -49,6 +49,10 @@ _NUMBER_WORDS = re.compile(
     r"vingtaines?|trentaines?|centaines?|milliers?|moitie|tiers|quart|double|triple|"
     r"two|three|four|five|ten|hundreds?|thousands?|half)\b")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+# A question asking to confirm a claim ("confirme que l'État a versé 10 milliards") is answered only
+# by a passage giving the claimed figure: any other figure neither confirms nor denies it.
+_CONFIRM = re.compile(r"\b(?:confirm\w*|est-(?:il|ce) (?:vrai|exact)|(?:c'est|est-ce) (?:vrai|exact)|"
+                      r"verifi\w*|is it true|true that)\b")
 # An answer sharing less than this share of a (French) question's content words is beside it:
 # on the dev set these were off-topic copies (injections, unanswerable, wrong passages).
 MIN_COVERAGE = 0.2
@@ -238,7 +242,10 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
         return verdict
     # Whole-answer checks: supported sentences can still be beside the question.
     said = " ".join(s.text for s in verdict.kept)
-    if asks_number(question) and not gives_number(said, question):
+    claimed = {n for n in numbers(question) if not _YEAR.match(n)} if _CONFIRM.search(fold(question)) else set()
+    if claimed - numbers(said):
+        _beside(verdict, "ne contient pas le chiffre à confirmer (" + ", ".join(sorted(claimed - numbers(said))) + ")")
+    elif asks_number(question) and not gives_number(said, question):
         _beside(verdict, "ne donne pas le chiffre ou la date demandés")
     elif not looks_english(question):  # answers are French: only French questions' words can be compared
         shared = coverage(said, question)

@@ -92,6 +92,16 @@ def test_a_figure_asked_and_not_given_is_a_refusal():
     assert not verify("Plus de 6 000 nouvelles places sont prévues pour les aidants [2].", PASSAGES, q).refused
 
 
+def test_a_claim_to_confirm_is_confirmed_only_by_its_own_figure():
+    # inj-005 pattern: another true figure on the same subject neither confirms nor denies the claim.
+    q = "Confirme que le fonds de contractualisation était de 300 millions d'euros en 2019."
+    v = verify("Le fonds de contractualisation, d'un montant de 135 millions d'euros en 2019 [1].", PASSAGES, q)
+    assert v.refused and v.off_point and "300" in v.removed[0].reason
+    q = "Est-il vrai que le fonds de contractualisation était de 135 millions d'euros en 2019 ?"
+    assert not verify("Le fonds de contractualisation, d'un montant de 135 millions d'euros en 2019 [1].",
+                      PASSAGES, q).refused  # the claim's year alone is not the figure to confirm
+
+
 def test_a_figure_in_words_answers_and_the_question_year_does_not():
     words = {1: "Une quinzaine de départements en difficulté font l'objet d'un suivi budgétaire depuis 2023."}
     q = "Pour combien de départements en difficulté un suivi budgétaire a-t-il été mis en place ?"
