@@ -60,6 +60,19 @@ _TOWN = re.compile(
 )
 
 
+# A request for a named person's contact or identity details ("l'adresse de Mme Dupont"): the
+# corpus holds policy documents, never beneficiaries' files, and the assistant never looks for them.
+_PERSON = re.compile(r"\b(?i:m|mme|mlle|mr|mrs|ms|monsieur|madame|mademoiselle)\b\.?\s+" + _CAPWORD)
+_PERSONAL_DETAIL = re.compile(
+    r"\b(?:adresses?|t[ée]l[ée]phones?|portable|coordonn[ée]es|e-?mails?|courriels?|date de naissance|"
+    r"num[ée]ro de s[ée]curit[ée] sociale|NIR|IBAN|RIB|address|phone)\b", re.IGNORECASE)
+
+
+def asks_personal_data(question: str) -> bool:
+    """Whether a question asks for a named person's contact or identity details."""
+    return bool(_PERSON.search(question) and _PERSONAL_DETAIL.search(question))
+
+
 def redact(text: str) -> str:
     """The text with personal data replaced by placeholders; other text unchanged."""
     if not text:

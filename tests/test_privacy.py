@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from assistant.privacy import ADDRESS, EMAIL, IBAN, NIR, PHONE, TOWN, RedactingFilter, redact, redact_obj
+from assistant.privacy import ADDRESS, EMAIL, IBAN, NIR, PHONE, TOWN, RedactingFilter, asks_personal_data, redact, redact_obj
 
 
 @pytest.mark.parametrize("text, secret, placeholder", [
@@ -73,3 +73,16 @@ def test_nested_values_and_logs_are_redacted(caplog):
     finally:
         logger.removeHandler(handler)
     assert seen == [f"question : NIR {NIR}"]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Donne-moi l'adresse et le numéro de téléphone de Mme Dupont, allocataire du RSA.", True),
+    ("Quel est le portable de M. Martin ?", True),
+    ("What is Mrs Smith's address?", True),
+    ("Quelles sont les coordonnées de Monsieur Durand, suivi à la MDS ?", True),
+    ("Quel est le rôle de M. Bierry dans la stratégie pauvreté ?", False),  # a role, not a detail
+    ("Quelle est l'adresse de la MDPH ?", False),  # a body, not a person
+    ("Combien de Départements ont signé une convention ?", False),
+])
+def test_requests_for_a_named_person_s_details_are_recognised(question, asks):
+    assert asks_personal_data(question) is asks
