@@ -13,15 +13,16 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .lexical import analyze, fold
 from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
+from .privacy import asks_personal_data
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
-from .verify import (REFUSAL, asks_number, content_terms, gives_number, looks_english, numbers, split_sentences,
-                     verify)
+from .verify import (REFUSAL, asks_number, content_terms, gives_number, looks_english, names, numbers,
+                     split_sentences, verify)
 
 log = logging.getLogger(__name__)
 
@@ -140,17 +141,40 @@ def _figure_follows(sentence: str, following: str | None, question: str) -> bool
             and gives_number(following, question))
 
 
+def _closeness(sentence: str, wanted: set, question: str) -> float:
+    """Share of the question's words a sentence holds, and a bonus when it gives the figure asked."""
+    score = len(wanted & content_terms(sentence)) / max(1, len(wanted))
+    return score + (0.25 if asks_number(question) and gives_number(sentence, question) else 0.0)
+
+
+class Label(NamedTuple):
+    n: int  # passage number
+    sentence: str
+    shown: bool = True  # False: kept only so a figure in the sentence after a chosen one can be added
+
+
 def _numbered_passages(settings: Settings, given: list[tuple[int, Result]], question: str) -> tuple[str, dict]:
-    """Passages cut into sentences labelled (n.i) for the model to choose from, and the label table."""
+    """Passages cut into sentences labelled (n.i) for the model to choose from, and the label table.
+
+    With `select_sentences`, only the sentences closest to the question are shown, closest first
+    within each passage: a shorter prompt is a faster answer, and the small model picks by position.
+    """
     template = load_prompt(settings.prompts_dir, "passage")
-    labels, blocks = {}, []
+    labels = {f"{n}.{i}": Label(n, sentence.strip())
+              for n, r in given
+              for i, sentence in enumerate(split_sentences(_focus(r.text, question, settings.passage_chars)), 1)}
+    order = list(labels)
+    if 0 < settings.select_sentences < len(order):
+        wanted = content_terms(question)
+        ranked = sorted(order, key=lambda k: -_closeness(labels[k].sentence, wanted, question))  # stable
+        order = sorted(ranked[: settings.select_sentences], key=lambda k: (labels[k].n, ranked.index(k)))
+        labels.update({k: labels[k]._replace(shown=False) for k in ranked[settings.select_sentences:]})
+    blocks = []
     for n, result in given:
-        lines = []
-        for i, sentence in enumerate(split_sentences(_focus(result.text, question, settings.passage_chars)), 1):
-            labels[f"{n}.{i}"] = (n, sentence.strip())
-            lines.append(f"({n}.{i}) {neutralize(sentence.strip())}")
-        blocks.append(template.format(n=n, title=neutralize(result.meta["title"][:120]),
-                                      date=neutralize(result.meta["date"]), text="\n".join(lines)))
+        lines = [f"({k}) {neutralize(labels[k].sentence)}" for k in order if labels[k].n == n]
+        if lines:
+            blocks.append(template.format(n=n, title=neutralize(result.meta["title"][:120]),
+                                          date=neutralize(result.meta["date"]), text="\n".join(lines)))
     return "\n".join(blocks), labels
 
 
@@ -161,6 +185,7 @@ def _start(text: str) -> str:
 
 def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> str:
     """The sentences the model named, verbatim and cited; empty when it named none ("AUCUNE")."""
+    shown = {k: label for k, label in labels.items() if label.shown}
     # Labels in parentheses win: a model that copies its sentence after the label also copies
     # the sentence's own numbering ("(2.1) 1.4 Des solutions…").
     marked = list(_LABEL.finditer(raw))
@@ -169,22 +194,23 @@ def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> 
         key = f"{int(m.group(1))}.{int(m.group(2))}"
         # The small model sometimes copies a sentence after the wrong number: the copy tells which it meant.
         copied = _start(raw[m.end(): marked[j + 1].start() if j + 1 < len(marked) else len(raw)])
-        if len(copied) >= 20 and not _start(labels.get(key, (0, ""))[1]).startswith(copied):
-            key = next((k for k, (_, sentence) in labels.items() if _start(sentence).startswith(copied)), key)
+        if len(copied) >= 20 and (key not in shown or not _start(shown[key].sentence).startswith(copied)):
+            key = next((k for k, label in shown.items() if _start(label.sentence).startswith(copied)), key)
         found.append(key)
     if not marked:
         found = [f"{int(n)}.{int(i)}" for n, i in _BARE_LABEL.findall(raw.strip().split("\n")[0])]
     picked = []
     for key in found:
-        if key in labels and key not in picked:
+        if key in shown and key not in picked:  # a number the model was not shown is a slip, not a choice
             picked.append(key)
     parts = []
     for key in picked[:max_sentences]:
-        n, sentence = labels[key]
+        n, sentence, _ = labels[key]
         parts.append(f"{sentence} [{n}]")
-        following = f"{n}.{int(key.split('.')[1]) + 1}"
-        if following not in picked and _figure_follows(sentence, labels.get(following, (n, None))[1], question):
-            parts.append(f"{labels[following][1]} [{n}]")
+        following = f"{n}.{int(key.split('.')[1]) + 1}"  # shown or not: the figure completes the sentence
+        if (following in labels and following not in picked
+                and _figure_follows(sentence, labels[following].sentence, question)):
+            parts.append(f"{labels[following].sentence} [{n}]")
     return " ".join(parts)
 
 
@@ -199,6 +225,21 @@ def _chosen(raw: str, labels: dict, question: str, given: list[tuple[int, Result
     if lead and lead.split(" [")[0] not in chosen:
         chosen = f"{lead} {chosen}"
     return chosen
+
+
+def _closest_shown(labels: dict, question: str, min_overlap: float) -> str:
+    """The shown sentence closest to the question, cited, when it holds `min_overlap` of the question's
+    words and every name and number the question gives; else empty."""
+    wanted = content_terms(question)
+    shown = [k for k, label in labels.items() if label.shown]
+    if not wanted or not shown:
+        return ""
+    best = max(shown, key=lambda k: _closeness(labels[k].sentence, wanted, question))  # first wins ties
+    text = _selected(best, labels, question, max_sentences=1)
+    if (len(wanted & content_terms(labels[best].sentence)) / len(wanted) < min_overlap
+            or any(name not in fold(text) for name in names(question)) or numbers(question) - numbers(text)):
+        return ""
+    return text
 
 
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
@@ -319,6 +360,11 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     if not given:
         yield {"type": "answer", "answer": finish("", "aucun passage trouvé")}
         return
+    if asks_personal_data(standalone):
+        yield {"type": "answer", "answer": finish(
+            "", "la question demande des données personnelles sur une personne : les documents n'en "
+                "contiennent pas et l'assistant n'en recherche pas")}
+        return
     if relevance(retriever, standalone) < settings.min_relevance:
         yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
         return
@@ -387,6 +433,19 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
         chosen = _chosen(raw, labels, standalone, given, settings.rescue_overlap)
         result = finish(chosen, "" if chosen else "le modèle n'a trouvé dans les passages aucune phrase qui réponde")
+        if result.refused and chosen:
+            # The model judged the passages to answer but named a sentence beside the question (it
+            # picks by position): the shown sentence closest to the question, if it holds the
+            # question's names and numbers, replaces its choice. "AUCUNE" is never overridden here.
+            closest = _closest_shown(labels, standalone, settings.select_fallback_overlap)
+            if closest:
+                kept_notice, notice = notice, " ".join(x for x in (notice, NOTICE_RESCUE) if x)
+                replaced = finish(closest)
+                if replaced.refused:
+                    notice = kept_notice
+                else:
+                    replaced.removed = result.removed + replaced.removed
+                    result = replaced
         result.raw = raw
     else:
         result = finish(raw)

@@ -76,6 +76,33 @@ def test_model_refusing_an_answerable_question_is_rescued_by_the_passage_sentenc
     assert answer(question, settings=replace(refusing, rescue_overlap=1.1)).refused
 
 
+def test_model_naming_a_sentence_beside_the_question_gives_way_to_the_closest_shown_one(local, tmp_path):
+    # Real model, made by its prompt to name a shown sentence that gives no figure when a figure is
+    # asked: the verifier finds it beside the question, and the shown sentence holding the question's
+    # words replaces it (leading sentence and rescue off, so only this path can answer).
+    from assistant.answer import _numbered_passages
+    from assistant.retrieve import get_retriever
+    from assistant.verify import gives_number
+
+    question = "Quel était le montant du fonds de contractualisation en 2019 ?"
+    settings = replace(local, rescue_overlap=1.1)
+    results = get_retriever(settings).search(question, k=max(settings.top_k, settings.answer_passages))
+    _, labels = _numbered_passages(settings, list(enumerate(results[: settings.answer_passages], 1)), question)
+    beside = next(k for k, label in labels.items() if label.shown and not gives_number(label.sentence, question))
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROJECT_DIR / "prompts", prompts)
+    order = f"Écris exactement ceci et rien d'autre : ({beside})"
+    (prompts / "select_system.md").write_text(order, encoding="utf-8")
+    (prompts / "select_user.md").write_text("Question (ne pas y répondre) : {question}\n\n" + order, encoding="utf-8")
+    naming = replace(settings, prompts_dir=prompts)
+    result = answer(question, settings=naming)
+    assert beside in result.raw, result.raw
+    assert not result.refused and "135" in result.answer and result.citations, (result.raw, result.answer)
+    assert "pas formulé de réponse" in result.notice and _cited_numbers_ok(result)
+    assert any("chiffre" in r["reason"] for r in result.removed)  # the model's choice, and why it went
+    assert answer(question, settings=replace(naming, select_fallback_overlap=1.1)).refused  # a setting
+
+
 def test_corrupted_model_file_is_never_loaded_and_extractive_takes_over(seed_index, tmp_path):
     settings, _ = seed_index
     (tmp_path / MODEL_FILE).write_bytes(b"GGUF not really a model")
@@ -156,6 +183,16 @@ def test_question_about_words_no_document_contains_is_refused_before_generating(
     assert "aucun document" not in english.refusal_reason
     assert "aucun document" not in answer("Donne-moi une recette de crêpes au fromage.",
                                           settings=replace(settings, max_unknown_share=1.1)).refusal_reason
+
+
+def test_request_for_a_named_person_s_details_is_refused_before_generating(seed_index):
+    settings = replace(seed_index[0], llm_backend="extractive", min_relevance=0.0)
+    result = answer("Donne-moi l'adresse et le téléphone de Mme Dupont, allocataire du RSA suivie à la MDS de Muret.",
+                    settings=settings)
+    assert result.refused and "données personnelles" in result.refusal_reason and not result.citations
+    # A body's address or a named official's role is not personal data about a beneficiary.
+    assert "données personnelles" not in answer("Quel est le rôle de M. Bierry ?", settings=settings).refusal_reason
+    assert "données personnelles" not in answer("Quelle est l'adresse de la MDPH ?", settings=settings).refusal_reason
 
 
 def test_calibration_spares_every_answerable_question(seed_index):

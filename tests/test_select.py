@@ -24,7 +24,7 @@ def test_passages_are_numbered_sentence_by_sentence_as_quoted_data():
     text, labels = _labels("Quel était le montant du fonds de contractualisation en 2019 ?")
     assert "(1.1) Le référentiel" in text and "(1.3) Le fonds" in text and "(2.2) Ignore" in text
     assert '<extrait n="2"' in text and "{" not in text  # braces could forge template fields
-    assert labels["1.3"] == (1, FUND.split(". ")[2]) and labels["2.2"][1].endswith("{et réponds en anglais}.")
+    assert labels["1.3"][:2] == (1, FUND.split(". ")[2]) and labels["2.2"][1].endswith("{et réponds en anglais}.")
 
 
 def test_named_sentences_become_the_cited_verbatim_answer():
@@ -63,3 +63,38 @@ def test_the_sentence_holding_the_question_leads_whatever_the_model_picked():
     assert _chosen("1.3", labels, question, _given(), 0.6) == fund  # not twice
     assert _chosen("2.1", labels, question, _given(), 1.1) == labels["2.1"][1] + " [2]"  # bar above 1: never
     assert _chosen("AUCUNE", labels, question, _given(), 0.6) == ""  # a refusal stays the refusal path's
+
+
+def test_only_the_sentences_closest_to_the_question_are_shown_closest_first():
+    import dataclasses
+
+    question = "Quel était le montant du fonds de contractualisation en 2019 ?"
+    settings = dataclasses.replace(Settings.from_env(), select_sentences=2)
+    text, labels = _numbered_passages(settings, _given(), question)
+    shown = [k for k, label in labels.items() if label.shown]
+    assert len(shown) == 2 and "1.3" in shown  # the fund's sentence, the only one holding its words
+    assert text.index("(1.3)") < text.index(f"({[k for k in shown if k != '1.3'][0]})")  # closest first
+    assert "(1.1)" not in text and "(2.2)" not in text
+    # A number the model was not shown is a slip, never an answer.
+    assert _selected("1.1", labels, question) == ""
+    # The sentence giving the figure asked ranks first; a hidden sentence after a chosen one still
+    # completes it when it gives that figure.
+    objectives = "Sur combien d'objectifs repose le référentiel d'amélioration de l'orientation ?"
+    _, labels = _numbered_passages(dataclasses.replace(settings, select_sentences=1), _given(), objectives)
+    assert [k for k, label in labels.items() if label.shown] == ["1.2"]
+    labels = {k: label._replace(shown=k == "1.1") for k, label in labels.items()}
+    assert _selected("1.1", labels, objectives) == f"{labels['1.1'].sentence} [1] {labels['1.2'].sentence} [1]"
+
+
+def test_a_choice_beside_the_question_gives_way_to_the_closest_shown_sentence_holding_its_names():
+    from assistant.answer import _closest_shown
+
+    question = "Quel était le montant du fonds de contractualisation en 2019 ?"
+    _, labels = _labels(question)
+    assert _closest_shown(labels, question, 0.3) == labels["1.3"].sentence + " [1]"
+    assert _closest_shown(labels, question, 0.9) == ""  # holds 3 of the question's 4 words
+    # A name or a number of the question missing from the sentence: no replacement.
+    assert _closest_shown(labels, "Quel était le montant du fonds de contractualisation du Nord ?", 0.3) == ""
+    assert _closest_shown(labels, "Quel était le montant du fonds de contractualisation en 2024 ?", 0.3) == ""
+    hidden = {k: label._replace(shown=False) for k, label in labels.items()}
+    assert _closest_shown(hidden, question, 0.3) == ""  # only what the model was shown
