@@ -186,6 +186,8 @@ def _print_answer(result) -> None:
     if result.notice:
         typer.secho(result.notice, fg=typer.colors.YELLOW)
     if result.refused:
+        if result.refusal_reason:
+            typer.echo(f"Motif : {result.refusal_reason}.")
         if result.passages:
             typer.echo("Passages les plus proches, à consulter :")
             for p in result.passages[:3]:

@@ -52,6 +52,8 @@ def answer_message(turn: int, result: dict) -> str:
     if result.get("refused"):
         closest = result.get("closest") or []
         lines = [f'<div class="refusal"><strong>Pas de réponse dans les documents.</strong> {esc(REFUSAL)}']
+        if result.get("refusal_reason"):  # why: a year absent, personal data, words in no document…
+            lines.append(f'<br><span class="refusal-reason">Motif : {esc(result["refusal_reason"])}.</span>')
         if closest:
             lines.append("<br>Passages les plus proches, à consulter :<ul>")
             for i, p in enumerate(closest, 1):
@@ -82,6 +84,8 @@ def answer_message(turn: int, result: dict) -> str:
 def answer_plain(result: dict) -> str:
     """The answer as plain text with its sources, for the clipboard."""
     lines = [result.get("answer", "")]
+    if result.get("refused") and result.get("refusal_reason"):
+        lines += [f"Motif : {result['refusal_reason']}."]
     if result.get("notice"):
         lines += ["", result["notice"]]
     shown = result.get("citations") if not result.get("refused") else [

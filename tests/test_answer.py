@@ -85,7 +85,7 @@ def test_model_naming_a_sentence_beside_the_question_gives_way_to_the_closest_sh
     from assistant.verify import gives_number
 
     question = "Quel était le montant du fonds de contractualisation en 2019 ?"
-    settings = replace(local, rescue_overlap=1.1)
+    settings = replace(local, rescue_overlap=1.1, select_fallback_overlap=0.3)
     results = get_retriever(settings).search(question, k=max(settings.top_k, settings.answer_passages))
     _, labels = _numbered_passages(settings, list(enumerate(results[: settings.answer_passages], 1)), question)
     beside = next(k for k, label in labels.items() if label.shown and not gives_number(label.sentence, question))

@@ -90,6 +90,8 @@ def test_bad_inputs_through_the_cli(seed_index, tmp_path):
     for question, message in [("", "vide"), ("   \t ", "vide"), ("R" * 100_000, "trop longue"), ("🙂🙂🙂", "lettre")]:
         out = _run(["ask", question], settings, ASSISTANT_LLM="extractive")
         assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr, (question[:20], out.stderr)
+    out = _run(["ask", "Donne-moi une recette de crêpes au fromage."], settings, ASSISTANT_LLM="extractive")
+    assert "ne permettent pas de répondre" in out.stdout and "Motif :" in out.stdout and "crêpes" in out.stdout
 
     batch = tmp_path / "bad.jsonl"
     lines = [

@@ -70,8 +70,9 @@ def test_rendering_escapes_user_and_document_text():
     for piece in pieces:
         assert "<script>" not in piece and "<img" not in piece, piece
     assert '<a href="#src-0-1"' in pieces[0]
-    refusal = render.answer_message(3, {"refused": True, "answer": "x", "closest": passages})
-    assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal
+    refusal = render.answer_message(3, {"refused": True, "answer": "x", "closest": passages, "refusal_reason": evil})
+    assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal and "Motif : &lt;img" in refusal
+    assert "<script>" not in refusal and "<img" not in refusal
 
 
 def test_paraphrased_answer_sentence_still_highlights_its_passage_sentence():
