@@ -21,8 +21,8 @@ from .privacy import asks_personal_data
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
-from .verify import (REFUSAL, asks_number, content_terms, gives_number, looks_english, names, numbers,
-                     split_sentences, verify)
+from .verify import (REFUSAL, asks_number, content_terms, coverage, gives_number, looks_english, names,
+                     numbers, split_sentences, verify)
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,9 @@ def _figure_follows(sentence: str, following: str | None, question: str) -> bool
             and gives_number(following, question))
 
 
-def _closeness(sentence: str, wanted: set, question: str) -> float:
+def _closeness(sentence: str, question: str) -> float:
     """Share of the question's words a sentence holds, and a bonus when it gives the figure asked."""
-    score = len(wanted & content_terms(sentence)) / max(1, len(wanted))
-    return score + (0.25 if asks_number(question) and gives_number(sentence, question) else 0.0)
+    return coverage(sentence, question) + (0.25 if asks_number(question) and gives_number(sentence, question) else 0.0)
 
 
 class Label(NamedTuple):
@@ -165,11 +164,10 @@ def _numbered_passages(settings: Settings, given: list[tuple[int, Result]], ques
               for i, sentence in enumerate(split_sentences(_focus(r.text, question, settings.passage_chars)), 1)}
     order = list(labels)
     if 0 < settings.select_sentences < len(order):
-        wanted = content_terms(question)
-        ranked = sorted(order, key=lambda k: -_closeness(labels[k].sentence, wanted, question))  # stable
-        order = sorted(ranked[: settings.select_sentences], key=lambda k: (labels[k].n, ranked.index(k)))
-        labels.update({k: labels[k]._replace(shown=False) for k in ranked[settings.select_sentences:]})
-    blocks = []
+        order = sorted(order, key=lambda k: -_closeness(labels[k].sentence, question))  # stable: ties keep place
+        labels.update({k: labels[k]._replace(shown=False) for k in order[settings.select_sentences:]})
+        order = order[: settings.select_sentences]
+    blocks = []  # grouped by passage, closest first within each
     for n, result in given:
         lines = [f"({k}) {neutralize(labels[k].sentence)}" for k in order if labels[k].n == n]
         if lines:
@@ -230,13 +228,12 @@ def _chosen(raw: str, labels: dict, question: str, given: list[tuple[int, Result
 def _closest_shown(labels: dict, question: str, min_overlap: float) -> str:
     """The shown sentence closest to the question, cited, when it holds `min_overlap` of the question's
     words and every name and number the question gives; else empty."""
-    wanted = content_terms(question)
     shown = [k for k, label in labels.items() if label.shown]
-    if not wanted or not shown:
+    if not content_terms(question) or not shown:
         return ""
-    best = max(shown, key=lambda k: _closeness(labels[k].sentence, wanted, question))  # first wins ties
+    best = max(shown, key=lambda k: _closeness(labels[k].sentence, question))  # first wins ties
     text = _selected(best, labels, question, max_sentences=1)
-    if (len(wanted & content_terms(labels[best].sentence)) / len(wanted) < min_overlap
+    if (coverage(labels[best].sentence, question) < min_overlap
             or any(name not in fold(text) for name in names(question)) or numbers(question) - numbers(text)):
         return ""
     return text
@@ -428,38 +425,31 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         raw = _extractive(standalone, given)
         yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
         return
+    chosen = ""
     if select:
         # The answer can be shown as soon as the model has named its sentences.
         timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
         chosen = _chosen(raw, labels, standalone, given, settings.rescue_overlap)
         result = finish(chosen, "" if chosen else "le modèle n'a trouvé dans les passages aucune phrase qui réponde")
-        if result.refused and chosen:
-            # The model judged the passages to answer but named a sentence beside the question (it
-            # picks by position): the shown sentence closest to the question, if it holds the
-            # question's names and numbers, replaces its choice. "AUCUNE" is never overridden here.
-            closest = _closest_shown(labels, standalone, settings.select_fallback_overlap)
-            if closest:
-                kept_notice, notice = notice, " ".join(x for x in (notice, NOTICE_RESCUE) if x)
-                replaced = finish(closest)
-                if replaced.refused:
-                    notice = kept_notice
-                else:
-                    replaced.removed = result.removed + replaced.removed
-                    result = replaced
         result.raw = raw
     else:
         result = finish(raw)
     if result.refused:
-        # The small model refuses answerable questions; a passage sentence that holds most of the
-        # question's words (calibrated on the dev set) is a better answer than a refusal.
-        rescue = _extractive(standalone, given, min_overlap=settings.rescue_overlap)
-        if rescue:
+        # Replacements for a refusal, each verified, first that passes wins: when the model named
+        # sentences beside the question (it picks by position; "AUCUNE" is not such a case), the shown
+        # sentence closest to the question holding its names and numbers (off by default); then, as
+        # the small model also refuses answerable questions, a passage sentence holding most of the
+        # question's words (calibrated on the dev set).
+        replacements = [_closest_shown(labels, standalone, settings.select_fallback_overlap) if chosen else "",
+                        _extractive(standalone, given, min_overlap=settings.rescue_overlap)]
+        for text in filter(None, replacements):
             notice = NOTICE_RESCUE
-            rescued = finish(rescue)
-            if not rescued.refused:
-                rescued.raw, rescued.removed = raw, result.removed
-                rescued.backend = f"{backend}+extractive"
-                result = rescued
+            replaced = finish(text)
+            if not replaced.refused:
+                replaced.raw, replaced.removed = raw, result.removed
+                replaced.backend = f"{backend}+extractive"
+                result = replaced
+                break
     if select:
         yield {"type": "token", "text": result.answer}
     yield {"type": "answer", "answer": result}

@@ -243,8 +243,9 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
     # Whole-answer checks: supported sentences can still be beside the question.
     said = " ".join(s.text for s in verdict.kept)
     claimed = {n for n in numbers(question) if not _YEAR.match(n)} if _CONFIRM.search(fold(question)) else set()
-    if claimed - numbers(said):
-        _beside(verdict, "ne contient pas le chiffre à confirmer (" + ", ".join(sorted(claimed - numbers(said))) + ")")
+    unconfirmed = claimed - numbers(said)
+    if unconfirmed:
+        _beside(verdict, "ne contient pas le chiffre à confirmer (" + ", ".join(sorted(unconfirmed)) + ")")
     elif asks_number(question) and not gives_number(said, question):
         _beside(verdict, "ne donne pas le chiffre ou la date demandés")
     elif not looks_english(question):  # answers are French: only French questions' words can be compared
