@@ -42,6 +42,12 @@ def test_named_sentences_become_the_cited_verbatim_answer():
     # A sentence copied after the wrong number: the copy tells which sentence the model meant.
     assert _selected("(2.1) Le fonds de contractualisation, d'un montant de", labels, question) == answer
     assert _selected("1.1, 2.1, 1.3, 1.2", labels, "Que dit le texte ?").count("[") == 3  # three at most
+    # A figure copied after the wrong number, or written instead of any number, names the one
+    # sentence holding it; a fragment several sentences hold, or too short to tell, changes nothing.
+    assert _selected("(1.2) 135 millions d'euros\nAUCUNE", labels, question) == answer
+    assert _selected("135 millions d'euros en 2019\n\nNuméros des phrases", labels, question) == answer
+    assert _selected("(1.2) d'euros", labels, question) == f"{labels['1.2'][1]} [1]"
+    assert _selected("les aidants", labels, question) == ""
 
 
 def test_a_figure_asked_takes_the_next_sentence_that_gives_it():
