@@ -181,13 +181,15 @@ def _print_results(results) -> None:
 
 
 def _print_answer(result) -> None:
+    from .render import motive
+
     color = typer.colors.YELLOW if result.refused else None
     typer.secho(result.answer, fg=color, bold=not result.refused)
     if result.notice:
         typer.secho(result.notice, fg=typer.colors.YELLOW)
     if result.refused:
         if result.refusal_reason:
-            typer.echo(f"Motif : {result.refusal_reason}.")
+            typer.echo(motive(result.refusal_reason))
         if result.passages:
             typer.echo("Passages les plus proches, à consulter :")
             for p in result.passages[:3]:

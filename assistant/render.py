@@ -47,13 +47,18 @@ def streaming_message(raw: str) -> str:
     return md_text(raw) + " ▌"
 
 
+def motive(reason: str) -> str:
+    """Why an answer is a refusal, as the chat, the copied answer and the CLI show it."""
+    return f"Motif : {reason.rstrip('.')}."
+
+
 def answer_message(turn: int, result: dict) -> str:
     """The verified answer with clickable [n], or the refusal with the closest passages."""
     if result.get("refused"):
         closest = result.get("closest") or []
         lines = [f'<div class="refusal"><strong>Pas de réponse dans les documents.</strong> {esc(REFUSAL)}']
         if result.get("refusal_reason"):  # why: a year absent, personal data, words in no document…
-            lines.append(f'<br><span class="refusal-reason">Motif : {esc(result["refusal_reason"])}.</span>')
+            lines.append(f'<br><span class="refusal-reason">{esc(motive(result["refusal_reason"]))}</span>')
         if closest:
             lines.append("<br>Passages les plus proches, à consulter :<ul>")
             for i, p in enumerate(closest, 1):
@@ -85,7 +90,7 @@ def answer_plain(result: dict) -> str:
     """The answer as plain text with its sources, for the clipboard."""
     lines = [result.get("answer", "")]
     if result.get("refused") and result.get("refusal_reason"):
-        lines += [f"Motif : {result['refusal_reason']}."]
+        lines += [motive(result["refusal_reason"])]
     if result.get("notice"):
         lines += ["", result["notice"]]
     shown = result.get("citations") if not result.get("refused") else [
