@@ -181,18 +181,15 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold(text))
 
 
-def _start(text: str) -> str:
-    """The first 40 letters and digits of a text, folded, to match a copied sentence to its label."""
-    return _squash(text)[:40]
-
-
 def _quoted(fragment: str, shown: dict) -> str | None:
-    """The one shown sentence a copied fragment comes from ("28 propositions"), if only one holds it."""
-    copied = _squash(fragment)
+    """The shown sentence a copied fragment comes from (« 28 propositions », or a sentence's first 40
+    letters and digits), when it is long enough to tell and only one sentence's text holds it."""
+    copied = _squash(fragment)[:40]
     if len(copied) < 12:
         return None
     holders = [k for k, label in shown.items() if copied in _squash(label.sentence)]
-    return holders[0] if len(holders) == 1 else None
+    # The same sentence in two passages (the article re-posts the government file) is one choice.
+    return holders[0] if holders and len({shown[k].sentence for k in holders}) == 1 else None
 
 
 def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> str:
@@ -204,19 +201,17 @@ def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> 
     found = []
     for j, m in enumerate(marked):
         key = f"{int(m.group(1))}.{int(m.group(2))}"
-        # The small model sometimes copies a sentence after the wrong number: the copy tells which it meant.
+        # The small model sometimes copies a sentence, or a figure, after the wrong number
+        # (« (1.2) 100 millions d'euros »): the copy tells which sentence it meant.
         after = raw[m.end(): marked[j + 1].start() if j + 1 < len(marked) else len(raw)].strip().split("\n")[0]
-        copied = _start(after)
-        if len(copied) >= 20 and (key not in shown or not _start(shown[key].sentence).startswith(copied)):
-            key = next((k for k, label in shown.items() if _start(label.sentence).startswith(copied)), key)
-        elif key not in shown or _squash(after) not in _squash(shown[key].sentence):
-            key = _quoted(after, shown) or key  # a figure copied after the wrong number: "(1.2) 100 millions d'euros"
+        if key not in shown or _squash(after)[:40] not in _squash(shown[key].sentence):
+            key = _quoted(after, shown) or key
         found.append(key)
     if not marked:
         first = raw.strip().split("\n")[0]
         found = [f"{int(n)}.{int(i)}" for n, i in _BARE_LABEL.findall(first)]
-        if not found and _quoted(first, shown):  # the model wrote the answer instead of its number
-            found = [_quoted(first, shown)]
+        if not found:  # the model wrote the answer (« 28 propositions ») instead of its number
+            found = [hit] if (hit := _quoted(first, shown)) else []
     picked = []
     for key in found:
         if key in shown and key not in picked:  # a number the model was not shown is a slip, not a choice
