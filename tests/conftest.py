@@ -16,6 +16,7 @@ from assistant.settings import PROJECT_DIR, Settings
 SEED_CORPUS = PROJECT_DIR / "corpus"
 DEV_SET = PROJECT_DIR / "evals" / "datasets" / "dev.jsonl"
 HELDOUT_SET = PROJECT_DIR / "evals" / "datasets" / "heldout.jsonl"
+HELDOUT2_SET = PROJECT_DIR / "evals" / "datasets" / "heldout2.jsonl"
 ARTICLE = "2023-11-13_article_departements-pacte-des-solidarites.txt"
 GOVERNMENT = "2023-11-10_gouvernement_etat-departements-actions-ambitions.txt"
 ANDASS = "2024-10-15_andass_solidarites-par-gros-temps.txt"
