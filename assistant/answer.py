@@ -21,8 +21,8 @@ from .privacy import asks_personal_data
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
 from .settings import Settings, get_settings
-from .verify import (REFUSAL, asks_number, content_terms, coverage, gives_number, looks_english, names,
-                     numbers, split_sentences, verify)
+from .verify import (REFUSAL, asks_number, content_terms, coverage, gives_number, looks_english, name_words,
+                     names, numbers, split_sentences, verify)
 
 log = logging.getLogger(__name__)
 
@@ -387,6 +387,14 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
         words = [w for w in re.findall(r"[^\W\d_]+", standalone) if set(analyze(w)) & unknown]
         yield {"type": "answer", "answer": finish(
             "", "la plupart des mots de la question n'apparaissent dans aucun document (" + ", ".join(words) + ")")}
+        return
+    # A place, body or person the question names and no document mentions: any answer would be
+    # about someone else (« le Morbihan » answered with another Département's scheme).
+    absent = [] if looks_english(standalone) else retriever.unknown_words(name_words(standalone))
+    if absent:
+        yield {"type": "answer", "answer": finish(
+            "", "la question nomme " + ", ".join(absent)
+                + (", qui n'apparaissent" if len(absent) > 1 else ", qui n'apparaît") + " dans aucun document")}
         return
     known = set()
     for _, r in given:

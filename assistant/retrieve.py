@@ -167,6 +167,17 @@ class Retriever:
         """The stems among `terms` that no indexed passage contains."""
         return {t for t in terms if t not in self.lexical.postings}
 
+    def unknown_words(self, words) -> list[str]:
+        """The words of which a stem is in no indexed passage, not even as the start of a longer
+        one (so an abbreviation such as « Sécu » is known)."""
+        vocabulary = self.lexical.postings
+        out = []
+        for word in words:
+            if any(t not in vocabulary and not any(v.startswith(t) for v in vocabulary)
+                   for t in analyze(word)):
+                out.append(word)
+        return out
+
     def _shingles_of(self, chunk_id: str) -> set[int]:
         got = self._shingle_cache.get(chunk_id)
         if got is None:

@@ -105,14 +105,22 @@ def numbers(text: str) -> set[str]:
     return out
 
 
-def names(text: str) -> set[str]:
-    """Capitalised words not at the start of the sentence (bodies, places, people)."""
-    found = set()
+_TITLES = {"mme", "mmes", "mlle", "madame", "mesdames", "monsieur", "messieurs", "docteur", "maitre", "professeur"}
+
+
+def name_words(text: str) -> list[str]:
+    """Capitalised words not at the start of the sentence (bodies, places, people), as written."""
+    found = []
     for m in _NAME.finditer(text):
         if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in (".", "!", "?", ":", "«"):
             continue
-        found.add(fold(m.group(1)))
+        if m.group(1) not in found and fold(m.group(1)) not in _TITLES:
+            found.append(m.group(1))
     return found
+
+
+def names(text: str) -> set[str]:
+    return {fold(w) for w in name_words(text)}
 
 
 def content_terms(text: str) -> set[str]:

@@ -9,7 +9,7 @@ from assistant.answer import answer, stream
 from assistant.errors import QuestionError
 from assistant.model import MODEL_FILE
 from assistant.settings import PROJECT_DIR
-from assistant.verify import REFUSAL, numbers
+from assistant.verify import REFUSAL, name_words, numbers
 
 from .conftest import STRATEGY
 
@@ -183,6 +183,26 @@ def test_question_about_words_no_document_contains_is_refused_before_generating(
     assert "aucun document" not in english.refusal_reason
     assert "aucun document" not in answer("Donne-moi une recette de crêpes au fromage.",
                                           settings=replace(settings, max_unknown_share=1.1)).refusal_reason
+
+
+def test_question_naming_a_place_no_document_mentions_is_refused_before_generating(seed_index, seed_retriever):
+    settings = replace(seed_index[0], llm_backend="extractive", min_relevance=0.0)
+    result = answer("Qu'a mis en place le Département de la Corrèze pour soutenir les aidants ?", settings=settings)
+    assert result.refused and not result.citations and result.passages
+    assert result.refusal_reason == "la question nomme Corrèze, qui n'apparaît dans aucun document"
+    # Places and bodies the documents name pass, and so does an abbreviation of an indexed word.
+    for question in ("Qu'a fait la Haute-Garonne pour les professionnels de l'enfance ?",
+                     "La Sécu financera-t-elle les soins en EHPAD ?"):
+        assert "aucun document" not in answer(question, settings=settings).refusal_reason, question
+    # No answerable question of either evaluation set is refused by this rule.
+    from evals.dataset import load
+
+    from .conftest import DEV_SET, HELDOUT2_SET, HELDOUT_SET
+
+    for path in (DEV_SET, HELDOUT_SET, HELDOUT2_SET):
+        for item in load(path):
+            if item.answerable and item.category != "english":
+                assert not seed_retriever.unknown_words(name_words(item.question)), item.id
 
 
 def test_request_for_a_named_person_s_details_is_refused_before_generating(seed_index):
