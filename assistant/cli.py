@@ -354,6 +354,8 @@ def eval_cmd(
     out_dir = out or Path("evals/reports") / f"{_time.strftime('%Y%m%d-%H%M%S')}-{profile}"
     paths = report.write(results, out_dir)
     typer.echo(report.summary_table(results))
+    for line in report.guard_and_timings(results["overall"]):
+        typer.echo(line)
     for name, why in results["skipped"].items():
         typer.secho(f"Non calculé — {name} : {why}", fg=typer.colors.YELLOW)
     t = results["timings"]
@@ -397,30 +399,6 @@ def eval_retrieval(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         typer.echo(f"Résultats détaillés : {json_path}")
-
-
-@app.command("eval-answers")
-def eval_answers(
-    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),
-    limit: Optional[int] = typer.Option(None, help="Nombre maximal de questions."),
-    category: Optional[list[str]] = typer.Option(None, "--category", help="Catégorie(s) à évaluer."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Écrire les résultats détaillés dans ce fichier."),
-):
-    """Mesurer les réponses : refus, faits clés, citations, nombres inventés, latence (reprend là où il s'est arrêté)."""
-    from evals.answers import format_table, run
-
-    settings = _settings()
-
-    def progress(i, total, item_id):
-        typer.echo(f"\r{i}/{total} {item_id}      ", nl=False, err=True)
-
-    result = _guard(lambda: run(settings, dataset, Path("evals/cache"), limit=limit, categories=category or None,
-                                progress=progress))
-    typer.echo("", err=True)
-    typer.echo(format_table(result))
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 @app.command()

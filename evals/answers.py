@@ -1,39 +1,23 @@
-"""Answer benchmark with deterministic checks (no LLM judge).
+"""The evaluation's answers: every question run through the real pipeline (`assistant.answer`).
 
-Per question: refusal (right or wrong), key facts of the reference present in the answer,
-numbers in the answer absent from its cited passages, citation support, whether the
-verifier removed sentences (the guard firing), latency. Answers are cached per question
-and configuration in a JSONL file, so an interrupted run resumes; `collect` is shared
-with the full suite (`assistant eval`, evals/suite.py).
+Answers are cached per question and configuration in a JSONL file, so an interrupted run
+resumes and a changed verifier can be replayed on the model's raw text. Scoring is in
+`checks.py`, aggregation in `suite.py` (`assistant eval`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.answer import answer, clean_history
 from assistant.errors import AssistantError
-from assistant.lexical import fold
 from assistant.retrieve import Result, get_retriever
 from assistant.settings import Settings
-from assistant.verify import numbers, support
 
-from .dataset import Item, load
-
-_MARKERS = re.compile(r"\[\d{1,2}\]")
-
-
-def _norm(text: str) -> str:
-    text = fold(text)
-    text = re.sub(r"(?<=\d)[ .\u00a0\u202f](?=\d{3}\b)", "", text)
-    return re.sub(r"\s+", " ", text)
-
+from .dataset import Item
 
 # Settings that do not change an answer (where files live, the web app, the eval judge):
 # leaving them out keeps cached answers valid when only they change.
@@ -132,77 +116,3 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
                 out.append(Answered(item, result, passages))
             progress(i, len(items), item.id)
     return out
-
-
-def score_item(item, result: dict) -> dict:
-    refused = result["refused"]
-    text = _MARKERS.sub(" ", result["answer"])
-    cited_text = " ".join(c["text"] for c in result["citations"])
-    facts = [f for f in item.key_facts if f]
-    found = [f for f in facts if _norm(f) in _norm(text)]
-    invented = sorted(numbers(text) - numbers(cited_text)) if not refused else []
-    pairs = ok = 0
-    for c in result["citations"]:
-        for sentence in c.get("sentences", []):
-            pairs += 1
-            ok += support(sentence, c["text"])[0]
-    return {
-        "id": item.id, "category": item.category, "answerable": item.answerable, "refused": refused,
-        "key_facts": len(facts), "key_facts_found": len(found), "invented_numbers": invented,
-        "citation_pairs": pairs, "citation_ok": ok, "guard_removed": len(result.get("removed", [])),
-        "guard_reasons": [r["reason"].split(":")[0].split(" (")[0].strip() for r in result.get("removed", [])],
-        "first_token_ms": result["timings"].get("first_token_ms"), "total_ms": result["timings"].get("total_ms"),
-        "retrieve_ms": result["timings"].get("retrieve_ms"), "backend": result.get("backend", ""),
-        "notice": result.get("notice", ""),
-    }
-
-
-def _median(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 1) if values else None
-
-
-def summarize(rows: list[dict]) -> dict:
-    answerable = [r for r in rows if r["answerable"]]
-    unanswerable = [r for r in rows if not r["answerable"]]
-    answered = [r for r in answerable if not r["refused"]]
-    facts = sum(r["key_facts"] for r in answerable)
-    pairs = sum(r["citation_pairs"] for r in rows)
-    return {
-        "n": len(rows),
-        "refusal_on_unanswerable": round(sum(r["refused"] for r in unanswerable) / len(unanswerable), 3) if unanswerable else None,
-        "false_refusal": round(sum(r["refused"] for r in answerable) / len(answerable), 3) if answerable else None,
-        "key_facts_recall": round(sum(r["key_facts_found"] for r in answerable) / facts, 3) if facts else None,
-        "key_facts_recall_answered": round(sum(r["key_facts_found"] for r in answered) / max(1, sum(r["key_facts"] for r in answered)), 3) if answered else None,
-        "citation_precision": round(sum(r["citation_ok"] for r in rows) / pairs, 3) if pairs else None,
-        "answers_with_invented_numbers": sum(1 for r in rows if r["invented_numbers"]),
-        "guard_fired": round(sum(1 for r in rows if r["guard_removed"]) / len(rows), 3) if rows else None,
-        "sentences_removed": sum(r["guard_removed"] for r in rows),
-        "removal_reasons": dict(Counter(reason for r in rows for reason in r["guard_reasons"])),
-        "fallbacks": sum(1 for r in rows if r["backend"] == "extractive" and "n'a pas pu" in r["notice"]),
-        "p50_retrieve_ms": _median(r["retrieve_ms"] for r in rows),
-        "p50_first_token_ms": _median(r["first_token_ms"] for r in rows),
-        "p50_total_ms": _median(r["total_ms"] for r in rows if not r["refused"]),
-    }
-
-
-def run(settings: Settings, dataset: Path, cache_dir: Path, limit: int | None = None,
-        categories: list[str] | None = None, progress=lambda *a: None) -> dict:
-    items = [i for i in load(dataset) if not categories or i.category in categories]
-    if limit:
-        items = items[:limit]
-    rows = [score_item(a.item, a.result) for a in collect(settings, items, cache_dir, progress)]
-    by_cat = {c: summarize([r for r in rows if r["category"] == c]) for c in sorted({r["category"] for r in rows})}
-    return {"config": config_key(settings), "cache": str(cache_path(settings, cache_dir)), "overall": summarize(rows),
-            "categories": by_cat, "rows": rows}
-
-
-def format_table(result: dict) -> str:
-    cols = ["n", "refusal_on_unanswerable", "false_refusal", "key_facts_recall", "citation_precision",
-            "answers_with_invented_numbers", "guard_fired", "p50_first_token_ms", "p50_total_ms"]
-    lines = ["| catégorie | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for name, s in [("TOUT", result["overall"])] + list(result["categories"].items()):
-        lines.append(f"| {name} | " + " | ".join("–" if s.get(c) is None else str(s.get(c)) for c in cols) + " |")
-    lines.append("")
-    lines.append(f"Raisons des phrases retirées : {result['overall']['removal_reasons']}")
-    return "\n".join(lines)

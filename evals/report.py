@@ -77,6 +77,8 @@ def _sections(results: dict, plots: list[str]) -> list[dict]:
     out.append(_table(["métrique", "définition", "famille", "score", "questions notées"],
                       [[m, results["metrics"][m]["label"], results["metrics"][m]["kind"],
                         _fmt(results["overall"][m]), str(results["overall"].get(f"{m}__n", ""))] for m in cols]))
+    out.append({"type": "h2", "text": "Vérificateur et temps de réponse"})
+    out.append({"type": "list", "items": guard_and_timings(results["overall"])})
     if results["skipped"] or results["dataset_errors"]:
         out.append({"type": "h2", "text": "Non calculé"})
         out.append({"type": "list", "items": [f"{m} : {why}" for m, why in results["skipped"].items()]
@@ -228,6 +230,22 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
     paths["md"].write_text(to_markdown(sections), encoding="utf-8")
     paths["html"].write_text(to_html(sections), encoding="utf-8")
     return paths
+
+
+def _seconds(ms) -> str:
+    return "–" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def guard_and_timings(overall: dict) -> list[str]:
+    """How often the verifier removed sentences and why, and the median times of the answers shown."""
+    reasons = ", ".join(f"{why} : {n}" for why, n in overall.get("removal_reasons", {}).items()) or "aucune"
+    return [
+        f"Réponses dont le vérificateur a retiré au moins une phrase : {_fmt(overall.get('guard_fired'))} "
+        f"({overall.get('sentences_removed', 0)} phrase(s) retirée(s) ; motifs : {reasons})",
+        f"Temps médians des réponses données (hors refus) : sources {_seconds(overall.get('p50_retrieve_ms'))}, "
+        f"premier texte {_seconds(overall.get('p50_first_token_ms'))}, "
+        f"réponse complète {_seconds(overall.get('p50_total_ms'))}",
+    ]
 
 
 def summary_table(results: dict) -> str:

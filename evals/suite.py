@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import time
 import tomllib
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -149,6 +150,10 @@ def _row(a: Answered, locator, catalog) -> dict:
            "error": result.get("error", ""), "backend": result.get("backend", ""), "cached": a.cached,
            "notice": result.get("notice", ""),
            "total_ms": (result.get("timings") or {}).get("total_ms"),
+           "first_token_ms": (result.get("timings") or {}).get("first_token_ms"),
+           "retrieve_ms": (result.get("timings") or {}).get("retrieve_ms"),
+           # the verifier's work: sentences it removed from the answer, and why
+           "removed": [r["reason"].split(":")[0].split(" (")[0].strip() for r in result.get("removed", [])],
            "passages": [{"rank": p.rank, "title": p.meta.get("title", ""), "date": p.meta.get("date", ""),
                          "doc_id": p.meta.get("doc_id", ""), "lines": [p.meta.get("start_line"), p.meta.get("end_line")],
                          "text": p.text} for p in a.passages],
@@ -175,9 +180,14 @@ def summarize(rows: list[dict]) -> dict:
         if values:
             out[name] = _mean(values)
             out[f"{name}__n"] = len(values)
-    totals = [r["total_ms"] for r in rows if r.get("total_ms") and not r["refused"]]
-    if totals:
-        out["p50_total_ms"] = round(statistics.median(totals), 1)
+    for name in ("retrieve_ms", "first_token_ms", "total_ms"):  # answers shown, not refusals
+        values = [r[name] for r in rows if r.get(name) and not r["refused"]]
+        if values:
+            out[f"p50_{name}"] = round(statistics.median(values), 1)
+    if rows:
+        out["guard_fired"] = round(sum(bool(r.get("removed")) for r in rows) / len(rows), 4)
+        out["sentences_removed"] = sum(len(r.get("removed", [])) for r in rows)
+        out["removal_reasons"] = dict(Counter(reason for r in rows for reason in r.get("removed", [])).most_common())
     return out
 
 

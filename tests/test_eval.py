@@ -94,7 +94,6 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
                      '[gate.all.min]\nhit_at_5 = 0.5\nanswer_french = 0.9\n[gate.all.max]\nfalse_refusal = 0.9\n'
                      '[warn.all.min]\nfaithfulness = 0.5\n', encoding="utf-8")
     first = tmp_path / "r1"
-    started = time.perf_counter()
     out = _eval(["--dataset", str(dataset), "--thresholds", str(loose), "--gate", "--out", str(first)], settings, tmp_path)
     assert out.returncode == 0, out.stderr + out.stdout
     assert "Porte RÉUSSIE" in out.stdout and "6 réponses calculées" in out.stdout
@@ -113,6 +112,10 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
     report = (first / "report.md").read_text(encoding="utf-8")
     assert "## Par catégorie" in report and "questions les moins bien traitées" in report and "Non calculé" in report
     assert "| faithfulness | – | ≥ 0.5 | sans juge |" in report  # judge thresholds only warn, when a judge runs
+    # The verifier's work and the answer times are reported with the scores.
+    assert 0 <= overall["guard_fired"] <= 1 and isinstance(overall["removal_reasons"], dict)
+    assert overall["p50_retrieve_ms"] > 0 and overall["p50_total_ms"] >= overall["p50_retrieve_ms"]
+    assert "## Vérificateur et temps de réponse" in report and "Temps médians des réponses données" in out.stdout
 
     # Second run: every answer from the cache; compared with the first; a stricter gate fails.
     strict = tmp_path / "strict.toml"
@@ -129,7 +132,6 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
     out = _eval(["--dataset", str(broken), "--thresholds", str(loose), "--subset", "mini", "--out", str(tmp_path / "r3")],
                 settings, tmp_path)
     assert out.returncode == 0 and "ligne 7 : JSON invalide" in out.stderr and "3 questions" in out.stdout
-    assert time.perf_counter() - started < 240
 
 
 def test_eval_command_rejects_unknown_category_and_subset(seed_index, tmp_path):
