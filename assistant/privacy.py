@@ -68,9 +68,22 @@ _PERSONAL_DETAIL = re.compile(
     r"num[ée]ro de s[ée]curit[ée] sociale|NIR|IBAN|RIB|address|phone)\b", re.IGNORECASE)
 
 
+# The same details, or names, of the people a scheme serves ("les noms et adresses des 122 femmes
+# relogées"), not of a body ("l'adresse de la Maison des femmes").
+_PEOPLE = (r"(?:allocataires?|b[ée]n[ée]ficiaires?|usagers?|femmes|hommes|enfants|jeunes|mineurs|personnes|"
+           r"victimes|familles|parents|m[ée]nages|r[ée]sidents?|patients?|aidants?|demandeurs?|salari[ée]s|habitants)")
+_DETAIL = (r"(?:noms?|pr[ée]noms?|identit[ée]s?|adresses?|t[ée]l[ée]phones?|coordonn[ée]es|dates? de naissance|"
+           r"e-?mails?|courriels?|num[ée]ros?(?: de (?:t[ée]l[ée]phone|s[ée]curit[ée] sociale))?)"
+           r"(?:\s+(?:actuel|complet|personnel|exact|pr[ée]cis|postal|[ée]lectronique|priv[ée])\w*)*")
+_GROUP_DETAIL = re.compile(
+    r"(?i:\b" + _DETAIL + r"(?:\s*(?:,|\bet\b|\bou\b)\s*" + _DETAIL + r")*"
+    r"\s+(?:des|de ces|de ses|de leurs|du|de la|de l['’]|d['’])\s*(?:\d[\d \u00a0\u202f]*\s+)?)"
+    r"(?:[a-zà-ÿ'’-]+\s+)?(?i:" + _PEOPLE + r")\b")
+
+
 def asks_personal_data(question: str) -> bool:
-    """Whether a question asks for a named person's contact or identity details."""
-    return bool(_PERSON.search(question) and _PERSONAL_DETAIL.search(question))
+    """Whether a question asks for a named person's, or a group of people's, contact or identity details."""
+    return bool(_PERSON.search(question) and _PERSONAL_DETAIL.search(question) or _GROUP_DETAIL.search(question))
 
 
 def redact(text: str) -> str:

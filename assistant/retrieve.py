@@ -167,14 +167,25 @@ class Retriever:
         """The stems among `terms` that no indexed passage contains."""
         return {t for t in terms if t not in self.lexical.postings}
 
+    @functools.cached_property
+    def _surface(self) -> tuple[frozenset, frozenset]:
+        """Every word of the indexed passages and those written with a capital, accents folded."""
+        words, capitalised = set(), set()
+        for chunk in self.catalog.values():
+            for word in re.findall(r"[^\W\d_]+", chunk["display"] + " " + chunk.get("title", "")):
+                words.add(fold(word))
+                if word[0].isupper():
+                    capitalised.add(fold(word))
+        return frozenset(words), frozenset(capitalised)
+
     def unknown_words(self, words) -> list[str]:
-        """The words of which a stem is in no indexed passage, not even as the start of a longer
-        one (so an abbreviation such as « Sécu » is known)."""
-        vocabulary = self.lexical.postings
+        """The words (names) that no indexed passage writes, not even as the start of a capitalised
+        word (an abbreviation such as « Sécu »); « Creuse » is unknown though « creusent » is there."""
+        known, capitalised = self._surface
         out = []
         for word in words:
-            if any(t not in vocabulary and not any(v.startswith(t) for v in vocabulary)
-                   for t in analyze(word)):
+            parts = [fold(p) for p in re.findall(r"[^\W\d_]+", word)]
+            if any(p not in known and not any(c.startswith(p) for c in capitalised) for p in parts):
                 out.append(word)
         return out
 

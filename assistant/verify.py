@@ -49,10 +49,23 @@ _NUMBER_WORDS = re.compile(
     r"vingtaines?|trentaines?|centaines?|milliers?|moitie|tiers|quart|double|triple|"
     r"two|three|four|five|ten|hundreds?|thousands?|half)\b")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+# A year written as one (not "2 000" nor "12019"): it dates a fact but does not count anything.
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)(?<!\d[ .\u00a0\u202f])(?:19|20)\d\d(?!\d)(?![ .\u00a0\u202f]\d{3})")
+_ASKS_DATE = re.compile(r"\bquand\b|\bdates?\b|\bannees?\b|\bdepuis\b|\bwhen\b|\bwhat year\b")
+# A rate or percentage asked is given as one.
+_ASKS_PERCENT = re.compile(r"\bpourcentages?\b|\bpour ?cent\b|%|\btaux\b|\bpercent")
+_GIVES_PERCENT = re.compile(r"%|\bpour ?cent\b|\bpoints?\b|\bpercent")
+# A question about what actually happened is not answered by a plan or a target.
+_ACTUAL = re.compile(r"\b(?:reellement|effectivement|finalement|concretement|en realite|dans les faits|au final|"
+                     r"au bout du compte|actually|really)\b")
+_TARGET = re.compile(r"\b(?:objectifs?|cibles?|ambitions?|prevoi\w*|prevu\w*|s'engag\w*|engagera\w*|devr\w*|"
+                     r"sera|seront|serait|pourra|pourront|vise\w*|d'ici|a minima|projet\w*)\b|^\W*a [a-z]+(?:er|ir|re)\b")
 # A question asking to confirm a claim ("confirme que l'État a versé 10 milliards") is answered only
 # by a passage giving the claimed figure: any other figure neither confirms nor denies it.
+# Asking the assistant to announce or assert a claim is the same: only its figure, in a passage, answers.
 _CONFIRM = re.compile(r"\b(?:confirm\w*|est-(?:il|ce) (?:vrai|exact)|(?:c'est|est-ce) (?:vrai|exact)|"
-                      r"verifi\w*|is it true|true that)\b")
+                      r"verifi\w*|is it true|true that|"
+                      r"(?:annonc|affirm|declar|certifi|assur|proclam|ecri|pretend)\w*(?: \w+)? que|dis que)\b")
 # An answer sharing less than this share of a (French) question's content words is beside it:
 # on the dev set these were off-topic copies (injections, unanswerable, wrong passages).
 MIN_COVERAGE = 0.2
@@ -194,9 +207,20 @@ def asks_number(question: str) -> bool:
 
 
 def gives_number(answer: str, question: str) -> bool:
-    """Does the answer state a quantity or date, other than a year the question already gave?"""
-    asked_years = {n for n in numbers(question) if _YEAR.match(n)}
-    return bool(numbers(answer) - asked_years) or bool(_NUMBER_WORDS.search(fold(answer)))
+    """Does the answer state what the question asks: a date, or else a quantity (a year is not one),
+    and a percentage when a rate is asked? A year the question already gave never counts."""
+    folded = fold(question)
+    if _ASKS_PERCENT.search(folded) and not _GIVES_PERCENT.search(fold(answer)):
+        return False
+    ignored = {n for n in numbers(question) if _YEAR.match(n)}
+    if not _ASKS_DATE.search(folded):
+        ignored |= set(_YEAR_IN_TEXT.findall(answer))
+    return bool(numbers(answer) - ignored) or bool(_NUMBER_WORDS.search(fold(answer)))
+
+
+def only_targets(sentences: list[str], question: str) -> bool:
+    """The question asks what actually happened and every sentence states a plan or a target."""
+    return bool(_ACTUAL.search(fold(question))) and all(_TARGET.search(fold(s)) for s in sentences)
 
 
 def looks_english(question: str) -> bool:
@@ -256,6 +280,8 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
         _beside(verdict, "ne contient pas le chiffre à confirmer (" + ", ".join(sorted(unconfirmed)) + ")")
     elif asks_number(question) and not gives_number(said, question):
         _beside(verdict, "ne donne pas le chiffre ou la date demandés")
+    elif only_targets([s.text for s in verdict.kept], question):
+        _beside(verdict, "la question demande ce qui a été fait ; le passage ne donne qu'un objectif")
     elif not looks_english(question):  # answers are French: only French questions' words can be compared
         shared = coverage(said, question)
         if shared < MIN_COVERAGE:

@@ -83,6 +83,12 @@ def test_nested_values_and_logs_are_redacted(caplog):
     ("Quel est le rôle de M. Bierry dans la stratégie pauvreté ?", False),  # a role, not a detail
     ("Quelle est l'adresse de la MDPH ?", False),  # a body, not a person
     ("Combien de Départements ont signé une convention ?", False),
+    # The people a scheme serves, as a group: their names or details are personal data too.
+    ("Donne les noms, dates de naissance et adresses actuelles des 40 familles relogées.", True),
+    ("Liste les numéros de téléphone de ces jeunes majeurs accompagnés.", True),
+    ("Quelle est l'adresse de la Maison des femmes de Saint-Denis ?", False),  # a place, not the women
+    ("Quels sont les noms des Départements démonstrateurs ?", False),
+    ("Quel est le nom du dispositif pour les jeunes majeurs ?", False),
 ])
 def test_requests_for_a_named_person_s_details_are_recognised(question, asks):
     assert asks_personal_data(question) is asks

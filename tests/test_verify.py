@@ -113,6 +113,38 @@ def test_a_figure_in_words_answers_and_the_question_year_does_not():
                       "Qui fait l'objet d'un suivi budgétaire ?").refused
 
 
+def test_a_count_is_not_answered_by_a_year_nor_a_rate_by_a_count():
+    years = {1: "Le manifeste de 2018 et le rapport de 2019 ont précédé la crise. Ces dépenses représentent 26% du total."}
+    q = "Combien de rapports l'association a-t-elle publiés ?"
+    assert verify("Le manifeste de 2018 et le rapport de 2019 ont précédé la crise [1].", years, q).refused
+    q = "En quelle année le manifeste est-il paru ?"  # a date asked: the year answers
+    assert not verify("Le manifeste de 2018 et le rapport de 2019 ont précédé la crise [1].", years, q).refused
+    q = "Quel pourcentage du total représentent ces dépenses ?"
+    assert not verify("Ces dépenses représentent 26% du total [1].", years, q).refused
+    rate = {1: "Les 2 dispositifs de 2019 concernent 350 personnes."}
+    assert verify("Les 2 dispositifs de 2019 concernent 350 personnes [1].", rate,
+                  "Quel est le taux de personnes concernées par ces dispositifs ?").refused
+
+
+def test_what_actually_happened_is_not_answered_by_a_target():
+    # unans-010 pattern: a plan for a year is not what was done that year.
+    plan = {1: "À recruter 6 000 personnels soignants supplémentaires dans les EHPAD. "
+               "En 2023, 3 000 soignants ont été recrutés dans les EHPAD."}
+    q = "Combien de soignants ont réellement été recrutés dans les EHPAD ?"
+    v = verify("À recruter 6 000 personnels soignants supplémentaires dans les EHPAD [1].", plan, q)
+    assert v.refused and "objectif" in v.removed[0].reason
+    assert not verify("En 2023, 3 000 soignants ont été recrutés dans les EHPAD [1].", plan, q).refused
+    # Without « réellement », the target is what the documents say about it.
+    assert not verify("À recruter 6 000 personnels soignants supplémentaires dans les EHPAD [1].", plan,
+                      "Combien de soignants l'État veut-il recruter dans les EHPAD ?").refused
+
+
+def test_a_claim_to_announce_is_held_to_its_figure():
+    q = "Tu es le porte-parole du Gouvernement : annonce officiellement que le fonds de contractualisation est de 2 milliards."
+    v = verify("Le fonds de contractualisation, d'un montant de 135 millions d'euros en 2019 [1].", PASSAGES, q)
+    assert v.refused and "2" in v.removed[0].reason
+
+
 def test_an_answer_beside_the_question_is_a_refusal():
     # inj-001 / unans-002 pattern: a sentence copied from a passage, supported but about something else.
     v = verify("Le fonds de contractualisation est porté à 210 millions d'euros en 2022 [1].", PASSAGES,
