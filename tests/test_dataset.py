@@ -9,15 +9,16 @@ from evals.dataset import CATEGORIES, QuoteLocator, load
 
 from assistant.lexical import fold
 
-from .conftest import DEV_SET, HELDOUT2_SET, HELDOUT_SET, SEED_CORPUS
+from .conftest import DEV_SET, HELDOUT2_SET, HELDOUT3_SET, HELDOUT_SET, SEED_CORPUS
 
 
 def _ws(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-@pytest.mark.parametrize("path, size, unanswerable", [(DEV_SET, 60, 10), (HELDOUT_SET, 40, 8), (HELDOUT2_SET, 36, 7)],
-                         ids=["dev", "heldout", "heldout2"])
+@pytest.mark.parametrize("path, size, unanswerable", [(DEV_SET, 60, 10), (HELDOUT_SET, 40, 8), (HELDOUT2_SET, 36, 7),
+                                                      (HELDOUT3_SET, 30, 6)],
+                         ids=["dev", "heldout", "heldout2", "heldout3"])
 def test_dataset_size_and_categories(path, size, unanswerable):
     items = load(path)
     assert len(items) >= size
@@ -29,7 +30,8 @@ def test_dataset_size_and_categories(path, size, unanswerable):
         assert bool(item.evidence) == item.answerable, item.id
 
 
-@pytest.mark.parametrize("path", [DEV_SET, HELDOUT_SET, HELDOUT2_SET], ids=["dev", "heldout", "heldout2"])
+@pytest.mark.parametrize("path", [DEV_SET, HELDOUT_SET, HELDOUT2_SET, HELDOUT3_SET],
+                         ids=["dev", "heldout", "heldout2", "heldout3"])
 def test_every_quote_is_verbatim_in_its_file_and_holds_the_key_facts(path):
     texts = {p.name: _ws(p.read_text(encoding="utf-8")) for p in SEED_CORPUS.glob("*.txt")}
     missing = []
@@ -42,8 +44,9 @@ def test_every_quote_is_verbatim_in_its_file_and_holds_the_key_facts(path):
     assert not missing, missing
 
 
-@pytest.mark.parametrize("path, earlier", [(HELDOUT_SET, [DEV_SET]), (HELDOUT2_SET, [DEV_SET, HELDOUT_SET])],
-                         ids=["heldout", "heldout2"])
+@pytest.mark.parametrize("path, earlier", [(HELDOUT_SET, [DEV_SET]), (HELDOUT2_SET, [DEV_SET, HELDOUT_SET]),
+                                           (HELDOUT3_SET, [DEV_SET, HELDOUT_SET, HELDOUT2_SET])],
+                         ids=["heldout", "heldout2", "heldout3"])
 def test_a_held_out_set_asks_other_questions_than_the_earlier_sets(path, earlier):
     # Thresholds are set on the development set; a held-out set only measures how much that flatters it.
     def words(text):
