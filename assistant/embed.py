@@ -66,7 +66,9 @@ class SentenceTransformerEmbeddings(Embeddings):
                            **({"prompt": "passage: "} if e5 else {})},
             query_encode_kwargs={"normalize_embeddings": True, **({"prompt": "query: "} if e5 else {})},
         )
-        self.dim = int(self._inner._client.get_sentence_embedding_dimension())
+        client = self._inner._client  # the method was renamed in sentence-transformers 5
+        dimension = getattr(client, "get_embedding_dimension", None) or client.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.identity = f"sentence-transformers:{Path(model_path).name}:{self.dim}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
