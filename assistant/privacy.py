@@ -63,17 +63,18 @@ _TOWN = re.compile(
 # A request for a named person's contact or identity details ("l'adresse de Mme Dupont"): the
 # corpus holds policy documents, never beneficiaries' files, and the assistant never looks for them.
 _PERSON = re.compile(r"\b(?i:m|mme|mlle|mr|mrs|ms|monsieur|madame|mademoiselle)\b\.?\s+" + _CAPWORD)
-_PERSONAL_DETAIL = re.compile(
-    r"\b(?:adresses?|t[ée]l[ée]phones?|portable|coordonn[ée]es|e-?mails?|courriels?|date de naissance|"
-    r"num[ée]ro de s[ée]curit[ée] sociale|NIR|IBAN|RIB|address|phone)\b", re.IGNORECASE)
+_DETAILS = (r"adresses?|t[ée]l[ée]phones?|portable|coordonn[ée]es|e-?mails?|courriels?|dates? de naissance|"
+            r"num[ée]ros? de s[ée]curit[ée] sociale|NIR|IBAN|RIB|address|phone")
+_PERSONAL_DETAIL = re.compile(r"\b(?:" + _DETAILS + r")\b", re.IGNORECASE)
 
 
 # The same details, or names, of the people a scheme serves ("les noms et adresses des 122 femmes
 # relogées"), not of a body ("l'adresse de la Maison des femmes").
 _PEOPLE = (r"(?:allocataires?|b[ée]n[ée]ficiaires?|usagers?|femmes|hommes|enfants|jeunes|mineurs|personnes|"
            r"victimes|familles|parents|m[ée]nages|r[ée]sidents?|patients?|aidants?|demandeurs?|salari[ée]s|habitants)")
-_DETAIL = (r"(?:noms?|pr[ée]noms?|identit[ée]s?|adresses?|t[ée]l[ée]phones?|coordonn[ée]es|dates? de naissance|"
-           r"e-?mails?|courriels?|num[ée]ros?(?: de (?:t[ée]l[ée]phone|s[ée]curit[ée] sociale))?)"
+# A group's names count too (« les noms des allocataires »); adjectives may follow a detail
+# (« adresses actuelles ») and one word may come before the people (« des différents jeunes »).
+_DETAIL = (r"(?:noms?|pr[ée]noms?|identit[ée]s?|" + _DETAILS + r")"
            r"(?:\s+(?:actuel|complet|personnel|exact|pr[ée]cis|postal|[ée]lectronique|priv[ée])\w*)*")
 _GROUP_DETAIL = re.compile(
     r"(?i:\b" + _DETAIL + r"(?:\s*(?:,|\bet\b|\bou\b)\s*" + _DETAIL + r")*"

@@ -7,6 +7,7 @@ keyed by the generation and the documents' hashes, so they are rebuilt only on c
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
@@ -168,26 +169,27 @@ class Retriever:
         return {t for t in terms if t not in self.lexical.postings}
 
     @functools.cached_property
-    def _surface(self) -> tuple[frozenset, frozenset]:
-        """Every word of the indexed passages and those written with a capital, accents folded."""
+    def _surface(self) -> tuple[frozenset, tuple]:
+        """Every word of the indexed passages, and (sorted, for prefix lookups) those written with a
+        capital; accents folded."""
         words, capitalised = set(), set()
         for chunk in self.catalog.values():
             for word in re.findall(r"[^\W\d_]+", chunk["display"] + " " + chunk.get("title", "")):
                 words.add(fold(word))
                 if word[0].isupper():
                     capitalised.add(fold(word))
-        return frozenset(words), frozenset(capitalised)
+        return frozenset(words), tuple(sorted(capitalised))
 
     def unknown_words(self, words) -> list[str]:
         """The words (names) that no indexed passage writes, not even as the start of a capitalised
         word (an abbreviation such as « Sécu »); « Creuse » is unknown though « creusent » is there."""
         known, capitalised = self._surface
-        out = []
-        for word in words:
-            parts = [fold(p) for p in re.findall(r"[^\W\d_]+", word)]
-            if any(p not in known and not any(c.startswith(p) for c in capitalised) for p in parts):
-                out.append(word)
-        return out
+
+        def is_known(part: str) -> bool:
+            at = bisect.bisect_left(capitalised, part)
+            return part in known or (at < len(capitalised) and capitalised[at].startswith(part))
+
+        return [w for w in words if not all(is_known(fold(p)) for p in re.findall(r"[^\W\d_]+", w))]
 
     def _shingles_of(self, chunk_id: str) -> set[int]:
         got = self._shingle_cache.get(chunk_id)

@@ -209,13 +209,13 @@ def asks_number(question: str) -> bool:
 def gives_number(answer: str, question: str) -> bool:
     """Does the answer state what the question asks: a date, or else a quantity (a year is not one),
     and a percentage when a rate is asked? A year the question already gave never counts."""
-    folded = fold(question)
-    if _ASKS_PERCENT.search(folded) and not _GIVES_PERCENT.search(fold(answer)):
+    asked, said = fold(question), fold(answer)
+    if _ASKS_PERCENT.search(asked) and not _GIVES_PERCENT.search(said):
         return False
     ignored = {n for n in numbers(question) if _YEAR.match(n)}
-    if not _ASKS_DATE.search(folded):
+    if not _ASKS_DATE.search(asked):
         ignored |= set(_YEAR_IN_TEXT.findall(answer))
-    return bool(numbers(answer) - ignored) or bool(_NUMBER_WORDS.search(fold(answer)))
+    return bool(numbers(answer) - ignored) or bool(_NUMBER_WORDS.search(said))
 
 
 def only_targets(sentences: list[str], question: str) -> bool:

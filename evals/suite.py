@@ -144,14 +144,13 @@ def _sample(a: Answered, settings: Settings):
 
 def _row(a: Answered, locator, catalog) -> dict:
     item, result = a.item, a.result
+    timings = result.get("timings") or {}
     row = {"id": item.id, "category": item.category, "answerable": item.answerable, "question": item.question,
            "history": item.history, "reference_answer": item.reference_answer, "answer": result.get("answer", ""),
            "refused": bool(result.get("refused")), "refusal_reason": result.get("refusal_reason", ""),
            "error": result.get("error", ""), "backend": result.get("backend", ""), "cached": a.cached,
            "notice": result.get("notice", ""),
-           "total_ms": (result.get("timings") or {}).get("total_ms"),
-           "first_token_ms": (result.get("timings") or {}).get("first_token_ms"),
-           "retrieve_ms": (result.get("timings") or {}).get("retrieve_ms"),
+           **{name: timings.get(name) for name in ("retrieve_ms", "first_token_ms", "total_ms")},
            # the verifier's work: sentences it removed from the answer, and why
            "removed": [r["reason"].split(":")[0].split(" (")[0].strip() for r in result.get("removed", [])],
            "passages": [{"rank": p.rank, "title": p.meta.get("title", ""), "date": p.meta.get("date", ""),
