@@ -1,35 +1,40 @@
-"""Answer: question -> (rewrite) -> retrieve -> prompt -> LLM -> citations -> verify -> answer.
+"""Answer: question -> (rewrite) -> retrieve -> gates -> candidates -> features -> score -> decide
+-> ground -> result.
 
-`stream()` yields events in the order a chat shows them: the retrieved sources first, then
-the answer's text ("token" events: the model's tokens when it writes, the chosen sentences at
-once when it selects them), then the verified answer. `answer()` returns only the last. Whatever
-fails on the way (no model, model crash, timeout) ends in the extractive answer with a
-notice; the answer never contains a sentence that no cited passage supports.
+`stream()` yields events in the order a chat shows them: the retrieved sources first, then the
+answer's text, then the whole result. `answer()` returns only the result. The decision is
+the calibrated scorer's (scorer.py, decide.py), with three outcomes (outcome.py): an answer made
+of the documents' sentences verbatim and cited, passages to check with the closest sentence
+highlighted, or a refusal. No LLM is needed; when one is configured it rewrites follow-up
+questions and, in the `write` style, phrases an answer the scorer has accepted, which the
+verifier then holds to its passages (or the extractive answer stands).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
-from .lexical import analyze, fold
-from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
-from .privacy import asks_personal_data
+from .decide import Bars, Decision, decide
+from .features import candidate_features
+from .gates import gate
+from .ground import ground
+from .lexical import analyze
+from .llm import LLMUnavailable, get_chat_model, hold_model, identity
+from .outcome import HEADLINES, Outcome, Reason, say
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
+from .scorer import Scorer
 from .settings import Settings, get_settings
-from .verify import (REFUSAL, asks_number, content_terms, coverage, gives_number, looks_english, name_words,
-                     names, numbers, split_sentences, verify)
+from .verify import REFUSAL, split_sentences, verify
 
 log = logging.getLogger(__name__)
 
-NOTICE_RESCUE = ("Le modèle de langage n'a pas formulé de réponse appuyée ; voici les phrases des documents "
-                 "qui reprennent le plus directement la question.")
-NOTICE_EXTRACTIVE = ("Réponse extractive (sans modèle de langage) : ce sont les phrases des documents "
-                     "les plus proches de la question.")
+NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la question de suivi est prise telle quelle."
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
                         r"\b(il|elle|ils|elles|le|la|les|ça|cela|celui|celle|ceux|ce dispositif|cette mesure)\s*\??\s*$",
                         re.IGNORECASE)
@@ -52,22 +57,36 @@ class AnswerResult:
     question: str
     standalone_question: str
     answer: str
-    refused: bool
+    outcome: Outcome
     citations: list[Citation]
-    passages: list[Result]  # everything retrieved (the closest passages when refused)
+    passages: list[Result]  # everything retrieved (the closest passages when not answered)
     backend: str
+    reason: Reason | None = None
+    probability: float = 0.0  # the scorer's for the best sentence
+    highlight: list[dict] = field(default_factory=list)  # check / refusal: the closest sentence and its passage
     notice: str = ""
-    removed: list[dict] = field(default_factory=list)  # sentences the verifier took out, with why
-    raw: str = ""  # the model's text before verification
-    refusal_reason: str = ""
+    removed: list[dict] = field(default_factory=list)  # sentences the grounding check took out, with why
+    raw: str = ""  # the model's text before verification (write style)
     timings: dict = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing is stated as an answer (refusal, or passages to check)."""
+        return self.outcome is not Outcome.ANSWER
+
+    @property
+    def refusal_reason(self) -> str:
+        return say(self.reason)
 
     def as_dict(self) -> dict:
         out = {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "answer": self.answer,
+            "outcome": self.outcome.value,
+            "headline": HEADLINES[self.outcome],
             "refused": self.refused,
+            "probability": round(self.probability, 4),
             "citations": [c.as_dict() for c in self.citations],
             "timings": self.timings,
             "backend": self.backend,
@@ -75,7 +94,9 @@ class AnswerResult:
         if self.notice:
             out["notice"] = self.notice
         if self.refused:
+            out["reason"] = self.reason.value if self.reason else ""
             out["refusal_reason"] = self.refusal_reason
+            out["highlight"] = self.highlight
             out["closest"] = [p.as_dict() for p in self.passages[:3]]
         if self.removed:
             out["removed"] = self.removed
@@ -130,137 +151,10 @@ def _passage_block(settings: Settings, n: int, result: Result, question: str) ->
                            text=text)
 
 
-_LABEL = re.compile(r"\((\d+)\.(\d+)\)")
-_BARE_LABEL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
-SELECT_MAX_TOKENS = 24  # "2.3, 1.1, 3.4" and a little slack: the answer is the sentences, not the tokens
-
-
-def _figure_follows(sentence: str, following: str | None, question: str) -> bool:
-    """A figure asked, missing from `sentence`, given by the sentence after it ("… RSA. Il repose sur 5 objectifs.")."""
-    return (following is not None and asks_number(question) and not gives_number(sentence, question)
-            and gives_number(following, question))
-
-
-def _closeness(sentence: str, question: str) -> float:
-    """Share of the question's words a sentence holds, and a bonus when it gives the figure asked."""
-    return coverage(sentence, question) + (0.25 if asks_number(question) and gives_number(sentence, question) else 0.0)
-
-
-class Label(NamedTuple):
-    n: int  # passage number
-    sentence: str
-    shown: bool = True  # False: kept only so a figure in the sentence after a chosen one can be added
-
-
-def _numbered_passages(settings: Settings, given: list[tuple[int, Result]], question: str) -> tuple[str, dict]:
-    """Passages cut into sentences labelled (n.i) for the model to choose from, and the label table.
-
-    With `select_sentences`, only the sentences closest to the question are shown, closest first
-    within each passage: a shorter prompt is a faster answer, and the small model picks by position.
-    """
-    template = load_prompt(settings.prompts_dir, "passage")
-    labels = {f"{n}.{i}": Label(n, sentence.strip())
-              for n, r in given
-              for i, sentence in enumerate(split_sentences(_focus(r.text, question, settings.passage_chars)), 1)}
-    order = list(labels)
-    if 0 < settings.select_sentences < len(order):
-        order = sorted(order, key=lambda k: -_closeness(labels[k].sentence, question))  # stable: ties keep place
-        labels.update({k: labels[k]._replace(shown=False) for k in order[settings.select_sentences:]})
-        order = order[: settings.select_sentences]
-    blocks = []  # grouped by passage, closest first within each
-    for n, result in given:
-        lines = [f"({k}) {neutralize(labels[k].sentence)}" for k in order if labels[k].n == n]
-        if lines:
-            blocks.append(template.format(n=n, title=neutralize(result.meta["title"][:120]),
-                                          date=neutralize(result.meta["date"]), text="\n".join(lines)))
-    return "\n".join(blocks), labels
-
-
-def _squash(text: str) -> str:
-    """Letters and digits only, folded: how a copied fragment is matched to the sentence it comes from."""
-    return re.sub(r"[^a-z0-9]", "", fold(text))
-
-
-def _quoted(fragment: str, shown: dict) -> str | None:
-    """The shown sentence a copied fragment comes from (« 28 propositions », or a sentence's first 40
-    letters and digits), when it is long enough to tell and only one sentence's text holds it."""
-    copied = _squash(fragment)[:40]
-    if len(copied) < 12:
-        return None
-    holders = [k for k, label in shown.items() if copied in _squash(label.sentence)]
-    # The same sentence in two passages (the article re-posts the government file) is one choice.
-    return holders[0] if holders and len({shown[k].sentence for k in holders}) == 1 else None
-
-
-def _selected(raw: str, labels: dict, question: str, max_sentences: int = 3) -> str:
-    """The sentences the model named, verbatim and cited; empty when it named none ("AUCUNE")."""
-    shown = {k: label for k, label in labels.items() if label.shown}
-    # Labels in parentheses win: a model that copies its sentence after the label also copies
-    # the sentence's own numbering ("(2.1) 1.4 Des solutions…").
-    marked = list(_LABEL.finditer(raw))
-    found = []
-    for j, m in enumerate(marked):
-        key = f"{int(m.group(1))}.{int(m.group(2))}"
-        # The small model sometimes copies a sentence, or a figure, after the wrong number
-        # (« (1.2) 100 millions d'euros »): the copy tells which sentence it meant.
-        after = raw[m.end(): marked[j + 1].start() if j + 1 < len(marked) else len(raw)].strip().split("\n")[0]
-        if key not in shown or _squash(after)[:40] not in _squash(shown[key].sentence):
-            key = _quoted(after, shown) or key
-        found.append(key)
-    if not marked:
-        first = raw.strip().split("\n")[0]
-        found = [f"{int(n)}.{int(i)}" for n, i in _BARE_LABEL.findall(first)]
-        if not found:  # the model wrote the answer (« 28 propositions ») instead of its number
-            found = [hit] if (hit := _quoted(first, shown)) else []
-    picked = []
-    for key in found:
-        if key in shown and key not in picked:  # a number the model was not shown is a slip, not a choice
-            picked.append(key)
-    parts = []
-    for key in picked[:max_sentences]:
-        n, sentence, _ = labels[key]
-        parts.append(f"{sentence} [{n}]")
-        following = f"{n}.{int(key.split('.')[1]) + 1}"  # shown or not: the figure completes the sentence
-        if (following in labels and following not in picked
-                and _figure_follows(sentence, labels[following].sentence, question)):
-            parts.append(f"{labels[following].sentence} [{n}]")
-    return " ".join(parts)
-
-
-def _chosen(raw: str, labels: dict, question: str, given: list[tuple[int, Result]], lead_overlap: float) -> str:
-    """The select-style answer: the model's sentences, led by the sentence that holds most of the question."""
-    chosen = _selected(raw, labels, question)
-    if not chosen:
-        return ""  # the model found nothing: the refusal path (and its rescue) decides
-    # The model picks by position more than by meaning; a sentence holding most of the question's
-    # words (the rescue's calibrated bar) leads the answer whatever it picked.
-    lead = _extractive(question, given, max_sentences=1, min_overlap=lead_overlap)
-    if lead and lead.split(" [")[0] not in chosen:
-        chosen = f"{lead} {chosen}"
-    return chosen
-
-
-def _closest_shown(labels: dict, question: str, min_overlap: float) -> str:
-    """The shown sentence closest to the question, cited, when it holds `min_overlap` of the question's
-    words and every name and number the question gives; else empty."""
-    shown = [k for k, label in labels.items() if label.shown]
-    if not content_terms(question) or not shown:
-        return ""
-    best = max(shown, key=lambda k: _closeness(labels[k].sentence, question))  # first wins ties
-    text = _selected(best, labels, question, max_sentences=1)
-    if (coverage(labels[best].sentence, question) < min_overlap
-            or any(name not in fold(text) for name in names(question)) or numbers(question) - numbers(text)):
-        return ""
-    return text
-
-
 def rewrite_question(question: str, history: list[dict], model, settings: Settings) -> str:
     """A follow-up becomes a standalone question (LLM when there is one, else the previous question prefixed)."""
     previous = [t["content"] for t in history if t["role"] == "user"]
-    if not previous:
-        return question
-    short = len(question.split()) <= 8 or _FOLLOW_UP.search(question)
-    if not short:
+    if not is_follow_up(question, history):
         return question
     fallback = f"{previous[-1].rstrip(' ?')} — {question}"
     if model is None:
@@ -279,32 +173,6 @@ def rewrite_question(question: str, history: list[dict], model, settings: Settin
     return text
 
 
-def _extractive(question: str, given: list[tuple[int, Result]], max_sentences: int = 2, min_overlap: float = 0.34) -> str:
-    """The best supporting sentences, each cited; empty when none holds `min_overlap` of the question's words."""
-    wanted = content_terms(question)
-    if not wanted:
-        return ""
-    need_number = asks_number(question)
-    scored = []
-    for n, result in given:
-        sentences = split_sentences(result.text)
-        for i, sentence in enumerate(sentences):
-            terms = content_terms(sentence)
-            hit = len(wanted & terms)
-            if not hit or len(sentence) < 25:
-                continue
-            cited = f"{sentence.rstrip()} [{n}]"
-            following = sentences[i + 1] if i + 1 < len(sentences) else None
-            if _figure_follows(sentence, following, question):
-                cited += f" {following.rstrip()} [{n}]"
-            elif need_number and not gives_number(sentence, question):
-                continue
-            scored.append((hit / len(wanted), -n, -i, cited))
-    scored.sort(reverse=True)
-    picked = [s for s in scored if s[0] >= min_overlap][:max_sentences]
-    return " ".join(s[3] for s in picked)
-
-
 def _date_notice(citations: list[Citation]) -> str:
     dates = sorted({c.source["date"] for c in citations})
     docs = {c.source["doc_id"] for c in citations}
@@ -314,168 +182,130 @@ def _date_notice(citations: list[Citation]) -> str:
     return ""
 
 
-def relevance(retriever, question: str) -> float:
-    """Best dense similarity between the question and any indexed passage."""
-    top = retriever.dense(question, 1)
-    return top[0][1] if top else 0.0
+@functools.lru_cache(maxsize=4)
+def _scorer(path: str) -> Scorer:
+    return Scorer.load(path)
 
 
-def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
-    """Events: {"type": "sources"}, {"type": "token"}..., {"type": "answer", "answer": AnswerResult}."""
-    settings = settings or get_settings()
-    started = time.perf_counter()
-    question = clean_question(question, settings.max_question_chars)
-    history = clean_history(history)
-    retriever = get_retriever(settings)
-    notice, model = "", None
-    if settings.llm_backend != "extractive":
-        try:
-            model = get_chat_model(settings)
-        except LLMUnavailable as exc:
-            notice = f"{exc} {NOTICE_EXTRACTIVE}"
-    standalone = rewrite_question(question, history, model, settings)
-    results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
-    retrieve_ms = round((time.perf_counter() - started) * 1000, 1)
-    yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
-           "retrieve_ms": retrieve_ms}
+def get_scorer(settings: Settings) -> Scorer:
+    """The decision model, loaded once; a missing or corrupt file is a French error (ScorerError)."""
+    return _scorer(str(settings.scorer_path))
 
-    given = list(enumerate(results[: settings.answer_passages], 1))
-    full = {n: r.text for n, r in given}
-    timings = {"retrieve_ms": retrieve_ms, "first_token_ms": None, "total_ms": None}
-    backend = identity(settings) if model is not None else "extractive"
 
-    def finish(raw: str, refusal_reason: str = "") -> AnswerResult:
-        verdict = verify(raw, full, standalone) if raw else None
-        refused = verdict is None or verdict.refused
-        citations: dict[int, Citation] = {}
-        if not refused:
-            for s in verdict.kept:
-                for n in s.cited:
-                    r = results[n - 1]
-                    citations.setdefault(n, Citation(n, r.chunk_id, r.text, r.source())).sentences.append(s.text)
-        reason = refusal_reason or ("" if not refused else
-                                    "le modèle indique que les documents ne répondent pas" if verdict and verdict.model_refused
-                                    else "la réponse ne porte pas sur ce que demande la question" if verdict and verdict.off_point
-                                    else "aucune phrase de la réponse n'est appuyée par les passages")
-        cites = sorted(citations.values(), key=lambda c: c.n)
-        extra = _date_notice(cites) if not refused else ""
-        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return AnswerResult(
-            question=question, standalone_question=standalone,
-            answer=REFUSAL if refused else verdict.text(), refused=refused, citations=cites,
-            passages=results, backend=backend, notice=" ".join(x for x in (notice, extra) if x),
-            removed=[{"sentence": s.text, "reason": s.reason} for s in (verdict.removed if verdict else [])],
-            raw=raw, refusal_reason=reason, timings=timings,
-        )
+def bars(settings: Settings, scorer: Scorer) -> Bars:
+    """The decision bars: the settings' when set, else those chosen on training folds."""
+    pick = lambda own, key: own if own >= 0 else float(scorer.thresholds[key])  # noqa: E731
+    return Bars(answer=pick(settings.answer_threshold, "answer"), check=pick(settings.check_threshold, "check"))
 
-    # Refuse before generating when the passages cannot hold the answer.
-    if not given:
-        yield {"type": "answer", "answer": finish("", "aucun passage trouvé")}
-        return
-    if asks_personal_data(standalone):
-        yield {"type": "answer", "answer": finish(
-            "", "la question demande des données personnelles sur une personne : les documents n'en "
-                "contiennent pas et l'assistant n'en recherche pas")}
-        return
-    if relevance(retriever, standalone) < settings.min_relevance:
-        yield {"type": "answer", "answer": finish("", "aucun passage assez proche de la question")}
-        return
-    asked_terms = content_terms(standalone)
-    unknown = retriever.unindexed(asked_terms)
-    if (asked_terms and not looks_english(standalone)
-            and len(unknown) / len(asked_terms) >= settings.max_unknown_share):
-        words = [w for w in re.findall(r"[^\W\d_]+", standalone) if set(analyze(w)) & unknown]
-        yield {"type": "answer", "answer": finish(
-            "", "la plupart des mots de la question n'apparaissent dans aucun document (" + ", ".join(words) + ")")}
-        return
-    # A place, body or person the question names and no document mentions: any answer would be
-    # about someone else (« le Morbihan » answered with another Département's scheme).
-    absent = [] if looks_english(standalone) else retriever.unknown_words(name_words(standalone))
-    if absent:
-        yield {"type": "answer", "answer": finish(
-            "", "la question nomme " + ", ".join(absent)
-                + (", qui n'apparaissent" if len(absent) > 1 else ", qui n'apparaît") + " dans aucun document")}
-        return
-    known = set()
-    for _, r in given:
-        known |= numbers(r.text) | numbers(r.meta["date"]) | numbers(r.meta["title"])
-    asked = numbers(standalone) - known
-    if asked:
-        yield {"type": "answer", "answer": finish(
-            "", "la question porte sur " + ", ".join(sorted(asked)) + ", absent des passages trouvés")}
-        return
 
-    if model is None:
-        raw = _extractive(standalone, given)
-        if not notice and settings.llm_backend == "extractive":
-            notice = NOTICE_EXTRACTIVE
-        yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
-        return
+def _model(settings: Settings, needed: bool):
+    """The chat model when this question needs one, else None; (model, notice)."""
+    if not needed or settings.llm_backend == "extractive":
+        return None, ""
+    try:
+        return get_chat_model(settings), ""
+    except LLMUnavailable as exc:
+        return None, f"{exc} {NOTICE_NO_MODEL}"
 
+
+def is_follow_up(question: str, history: list[dict]) -> bool:
+    return any(t["role"] == "user" for t in history) and (len(question.split()) <= 8 or bool(_FOLLOW_UP.search(question)))
+
+
+def _cited(decision: Decision) -> list[Citation]:
+    """One citation per passage, holding the answer sentences it supports."""
+    citations: dict[int, Citation] = {}
+    for c in decision.shown:
+        r = c.result
+        citations.setdefault(c.passage, Citation(c.passage, r.chunk_id, r.text, r.source())).sentences.append(c.text)
+    return sorted(citations.values(), key=lambda c: c.n)
+
+
+def _written(settings: Settings, model, standalone: str, decision: Decision, given: list[Result]) -> str:
+    """Write style: the model phrases the accepted answer; only verified sentences are kept ("" if none)."""
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    select = settings.answer_style == "select"
-    prompt = ChatPromptTemplate.from_messages([
-        ("system", load_prompt(settings.prompts_dir, "select_system" if select else "answer_system")),
-        ("human", load_prompt(settings.prompts_dir, "select_user" if select else "answer_user")),
-    ])
-    if select:
-        passages, labels = _numbered_passages(settings, given, standalone)
-    else:
-        passages = "\n".join(_passage_block(settings, n, r, standalone) for n, r in given)
-    chain = prompt | (model.bind(max_tokens=SELECT_MAX_TOKENS) if select else model) | StrOutputParser()
-    inputs = {"passages": passages, "question": neutralize(standalone)}
-    raw, deadline = "", started + settings.llm_timeout
+    prompt = ChatPromptTemplate.from_messages([("system", load_prompt(settings.prompts_dir, "answer_system")),
+                                               ("human", load_prompt(settings.prompts_dir, "answer_user"))])
+    cited = sorted({c.passage for c in decision.shown})
+    passages = "\n".join(_passage_block(settings, n, given[n - 1], standalone) for n in cited)
     try:
-        # Waiting behind other users counts against the same budget: a queued question gets the
-        # extractive answer at the deadline instead of waiting without end.
-        with hold_model(deadline - time.perf_counter()):
-            for token in chain.stream(inputs):
-                raw += token
-                if not select:  # sentence numbers mean nothing to the reader: only written text streams
-                    if timings["first_token_ms"] is None:
-                        timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                    yield {"type": "token", "text": token}
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(f"plus de {settings.llm_timeout} s")
-    except Exception as exc:  # crash, timeout, busy, server down: the extractive answer takes over
+        with hold_model(settings.llm_timeout):
+            raw = (prompt | model | StrOutputParser()).invoke({"passages": passages, "question": neutralize(standalone)})
+    except Exception as exc:  # crash, timeout, busy, server down: the extractive answer stands
         log.warning("LLM failed: %s", exc)
-        reason = ("occupé par les questions d'autres utilisateurs" if isinstance(exc, ModelBusy)
-                  else type(exc).__name__)
-        notice = f"Le modèle de langage n'a pas pu répondre ({reason}). {NOTICE_EXTRACTIVE}"
-        backend = "extractive"
-        raw = _extractive(standalone, given)
-        yield {"type": "answer", "answer": finish(raw, "" if raw else "aucune phrase des passages ne répond")}
-        return
-    chosen = ""
-    if select:
-        # The answer can be shown as soon as the model has named its sentences.
-        timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        chosen = _chosen(raw, labels, standalone, given, settings.rescue_overlap)
-        result = finish(chosen, "" if chosen else "le modèle n'a trouvé dans les passages aucune phrase qui réponde")
-        result.raw = raw
+        return ""
+    verdict = verify(raw, {n: given[n - 1].text for n in cited})
+    return "" if verdict.refused else verdict.text()
+
+
+def _result(question: str, standalone: str, decision: Decision, results: list[Result], removed: list[dict],
+            backend: str, notice: str, timings: dict, text: str = "") -> AnswerResult:
+    answered = decision.outcome is Outcome.ANSWER
+    citations = _cited(decision) if answered else []
+    if answered and not text:
+        text = " ".join(f"{c.text} [{c.passage}]" for c in decision.shown)
+    highlight = [] if answered else [{"n": c.passage, "sentence": c.text, "source": c.result.source()}
+                                     for c in decision.shown]
+    notice = " ".join(x for x in (notice, _date_notice(citations)) if x)
+    return AnswerResult(question, standalone, text if answered else REFUSAL, decision.outcome, citations, results,
+                        backend, decision.reason, decision.probability, highlight, notice, removed, timings=timings)
+
+
+def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
+    """Events: {"type": "sources"}, {"type": "token"}, {"type": "answer", "answer": AnswerResult}."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    ms = lambda: round((time.perf_counter() - started) * 1000, 1)  # noqa: E731
+    question = clean_question(question, settings.max_question_chars)
+    history = clean_history(history)
+    retriever, scorer = get_retriever(settings), get_scorer(settings)
+    write = settings.answer_style == "write"
+    model, notice = _model(settings, write or is_follow_up(question, history))
+    standalone = rewrite_question(question, history, model, settings)
+    results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+    timings = {"retrieve_ms": ms()}
+    yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
+           "retrieve_ms": timings["retrieve_ms"]}
+
+    given = results[: settings.answer_passages]
+    refusal = gate(standalone, given)
+    if refusal:
+        decision, removed = Decision.refusal(refusal), []
     else:
-        result = finish(raw)
-    if result.refused:
-        # Replacements for a refusal, each verified, first that passes wins: when the model named
-        # sentences beside the question (it picks by position; "AUCUNE" is not such a case), the shown
-        # sentence closest to the question holding its names and numbers (off by default); then, as
-        # the small model also refuses answerable questions, a passage sentence holding most of the
-        # question's words (calibrated on the dev set).
-        replacements = [_closest_shown(labels, standalone, settings.select_fallback_overlap) if chosen else "",
-                        _extractive(standalone, given, min_overlap=settings.rescue_overlap)]
-        for text in filter(None, replacements):
-            notice = NOTICE_RESCUE
-            replaced = finish(text)
-            if not replaced.refused:
-                replaced.raw, replaced.removed = raw, result.removed
-                replaced.backend = f"{backend}+extractive"
-                result = replaced
-                break
-    if select:
-        yield {"type": "token", "text": result.answer}
+        q, candidates, features = candidate_features(standalone, given, retriever)
+        decision, removed = ground(decide(candidates, scorer.proba(features), bars(settings, scorer), q.kind))
+    text = _written(settings, model, standalone, decision, given) if (
+        write and model is not None and decision.outcome is Outcome.ANSWER) else ""
+    backend = identity(settings) if text else "extractive"
+    timings.update(first_token_ms=ms(), total_ms=ms())
+    result = _result(question, standalone, decision, results, removed, backend, notice, timings, text)
+    yield {"type": "token", "text": result.answer}
     yield {"type": "answer", "answer": result}
+
+
+def explain(question: str, history=None, settings: Settings | None = None) -> dict:
+    """The decision for a question with each feature's contribution, for its best candidates."""
+    settings = settings or get_settings()
+    retriever, scorer = get_retriever(settings), get_scorer(settings)
+    history = clean_history(history)
+    standalone = rewrite_question(clean_question(question, settings.max_question_chars), history, None, settings)
+    given = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+    given = given[: settings.answer_passages]
+    refusal = gate(standalone, given)
+    if refusal:
+        return {"question": standalone, "gate": refusal.value, "candidates": []}
+    q, candidates, features = candidate_features(standalone, given, retriever)
+    p = scorer.proba(features)
+    order = sorted(range(len(candidates)), key=lambda i: -p[i])[:5]
+    decision = decide(candidates, p, bars(settings, scorer), q.kind)
+    return {"question": standalone, "answer_type": q.kind.value, "outcome": decision.outcome.value,
+            "bars": bars(settings, scorer).__dict__,
+            "candidates": [{"passage": candidates[i].passage, "sentence": candidates[i].text,
+                            "probability": round(float(p[i]), 4),
+                            "contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in scorer.explain(features[i])]}
+                           for i in order]}
 
 
 def answer(question: str, history=None, settings: Settings | None = None) -> AnswerResult:
@@ -484,4 +314,3 @@ def answer(question: str, history=None, settings: Settings | None = None) -> Ans
         if event["type"] == "answer":
             result = event["answer"]
     return result
-

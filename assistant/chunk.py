@@ -32,6 +32,10 @@ class Chunk:
     display: str  # what a user reads (findable in the source)
     search: str  # cleaned text for lexical search
     embed_text: str  # what the embedding model sees (section + text)
+    where: str = ""  # French location when lines are not enough (OCR page, sheet and rows)
+    ocr_confidence: float | None = None  # lowest tesseract confidence of its OCR'd parts
+    sheet: str = ""
+    rows: tuple[int, int] | None = None
 
     def metadata(self, doc) -> dict:
         """Flat metadata for the vector store (Chroma takes scalars only)."""
@@ -53,6 +57,13 @@ class Chunk:
             "display": self.display,
             "search": self.search,
             "text_sha": text_sha(self.embed_text),
+            "folder": self.doc_id.rpartition("/")[0],  # relative folder, for filtering
+            "where": self.where,
+            "ocr": self.ocr_confidence is not None,
+            "ocr_confidence": self.ocr_confidence if self.ocr_confidence is not None else -1.0,
+            "sheet": self.sheet,
+            "row_first": self.rows[0] if self.rows else -1,
+            "row_last": self.rows[1] if self.rows else -1,
         }
 
 
@@ -88,10 +99,14 @@ def _split_long(doc: LoadedDocument, block: CleanBlock, size: int) -> list[tuple
     return spans
 
 
+def _location(parts) -> str:
+    return next((p[5].where for p in reversed(parts) if len(p) > 5 and p[5] is not None and p[5].kind != "heading"), "")
+
+
 def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, minimum: int) -> list[Chunk]:
     lines = _Lines(doc.text)
     path: list[tuple[int, str]] = []  # heading stack: (level, text)
-    pending: list[tuple[int, int, str, str, int | None]] = []  # start, end, display, search, page
+    pending: list[tuple] = []  # start, end, display, search, page, CleanBlock (or None)
     out: list[Chunk] = []
     seen_ids: dict[str, int] = {}
 
@@ -104,6 +119,9 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
         display = "\n".join(p[2] for p in parts)
         search = "\n".join(p[3] for p in parts)
         start, end = parts[0][0], parts[-1][1]
+        sources = [p[5] for p in parts if len(p) > 5 and p[5] is not None]
+        confs = [b.ocr_confidence for b in sources if b.ocr_confidence is not None]
+        located = next((b for b in sources if b.where), None)
         label = sect.split(SECTION_SEP)[-2:] if sect else []
         embed = (SECTION_SEP.join(label) + "\n" + search) if label else search
         base = hashlib.sha256(f"{doc.info.doc_id}\0{embed}".encode()).hexdigest()[:24]
@@ -124,6 +142,10 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
                 display=display,
                 search=search,
                 embed_text=embed,
+                where=located.where if located else "",
+                ocr_confidence=min(confs) if confs else None,
+                sheet=located.sheet if located else "",
+                rows=located.rows if located else None,
             )
         )
 
@@ -133,9 +155,13 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
             return
         # A short tail of the same section joins the previous chunk rather than standing alone.
         size_now = sum(len(p[2]) for p in pending)
-        if size_now < minimum and out and out[-1].section == section() and len(out[-1].display) + size_now <= size * 1.5:
+        if (size_now < minimum and out and out[-1].section == section() and out[-1].rows is None
+                and out[-1].where == _location(pending) and len(out[-1].display) + size_now <= size * 1.5):
             prev = out.pop()
-            merged = [(prev.start, prev.end, prev.display, prev.search, prev.page)] + pending
+            carried = CleanBlock("text", prev.start, prev.end, prev.page, 0, prev.display, prev.search,
+                                 where=prev.where, ocr_confidence=prev.ocr_confidence, sheet=prev.sheet,
+                                 rows=prev.rows)
+            merged = [(prev.start, prev.end, prev.display, prev.search, prev.page, carried)] + pending
             pending = []
             emit(merged, prev.section)
             return
@@ -152,8 +178,17 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
                 path.pop()
             path.append((block.level, block.display))
             # The heading opens its passage too: its words are searchable and quoted in place.
-            pending.append((block.start, block.end, block.display, block.search, block.page))
+            pending.append((block.start, block.end, block.display, block.search, block.page, block))
             continue
+        if block.kind == "table" and block.where:
+            # A row group is a passage of its own: its citation names its rows.
+            flush()
+            body_pending = False
+            if len(block.display) <= size:
+                emit([(block.start, block.end, block.display, block.search, block.page, block)], section())
+                continue
+        if pending and body_pending and _location(pending) != block.where:
+            flush()  # an OCR page, a slide: one location per passage
         body_pending = True
         if len(block.display) > size:
             flush()
@@ -161,15 +196,15 @@ def chunk_document(doc: LoadedDocument, blocks: list[CleanBlock], size: int, min
             for s, e in _split_long(doc, block, size):
                 display = to_display(doc.text[s:e])
                 if display:
-                    emit([(s, e, display, to_search(display), block.page)], section())
+                    emit([(s, e, display, to_search(display), block.page, block)], section())
             continue
         if pending and sum(len(p[2]) + 1 for p in pending) + len(block.display) > size:
             flush()
             body_pending = True
-        pending.append((block.start, block.end, block.display, block.search, block.page))
+        pending.append((block.start, block.end, block.display, block.search, block.page, block))
     flush()
     # A stray fragment (a date, a logo line) is noise as a passage of its own.
-    kept = [c for c in out if len(c.display) >= 30] or out
+    kept = [c for c in out if len(c.display) >= 30 or c.rows] or out
     for i, c in enumerate(kept):
         c.ordinal = i
     return kept

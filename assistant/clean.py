@@ -63,6 +63,10 @@ class CleanBlock:
     level: int  # heading level (1 = top); 0 for non-headings
     display: str
     search: str
+    where: str = ""  # location label carried from the block (OCR page, sheet rows)
+    ocr_confidence: float | None = None
+    sheet: str = ""
+    rows: tuple[int, int] | None = None
 
 
 def strip_markup(text: str) -> str:
@@ -161,7 +165,10 @@ def clean_document(doc: LoadedDocument) -> list[CleanBlock]:
         start = block.start + sum(len(ln) + 1 for ln in lines[:first])
         end = block.start + sum(len(ln) + 1 for ln in lines[: last + 1]) - 1
         kept_raw = "\n".join(lines[i] for i in keep)
-        display = to_display(kept_raw)
+        if block.kind == "table":  # one row per line: the line break is the row boundary
+            display = "\n".join(to_display(lines[i]) for i in keep)
+        else:
+            display = to_display(kept_raw)
         if sum(c.isalnum() for c in display) < 3:
             continue
         staged.append((block, start, min(end, block.end), display))
@@ -176,9 +183,9 @@ def clean_document(doc: LoadedDocument) -> list[CleanBlock]:
             continue
         lo, hi = max(0, start - 2500), min(len(doc.text), end + 2500)
         neighbourhood = doc.text[lo:start] + " " + doc.text[end:hi]
-        if _is_sidebar(display, neighbourhood):
+        if block.kind != "table" and _is_sidebar(display, neighbourhood):
             continue
-        short = len(display) <= 200 and not display.endswith((".", ";", ","))
+        short = block.kind != "table" and len(display) <= 200 and not display.endswith((".", ";", ","))
         is_heading = short and (block.kind == "title" or bool(_NUMBERED_HEADING.match(display)))
         if is_heading and _TOC_TITLE.match(display):
             continue  # the table of contents itself is gone; its title must not become a section
@@ -192,6 +199,10 @@ def clean_document(doc: LoadedDocument) -> list[CleanBlock]:
                 level=heading_level(display, block.depth) if is_heading else 0,
                 display=display,
                 search=to_search(display),
+                where=block.where,
+                ocr_confidence=block.ocr_confidence,
+                sheet=block.sheet,
+                rows=block.rows,
             )
         )
     return out

@@ -53,21 +53,30 @@ def ingest(
     json_out: bool = typer.Option(False, "--json", help="Résumé en JSON sur la sortie standard."),
 ):
     """Indexer les documents du corpus (idempotent : ce qui n'a pas changé n'est pas recalculé)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from .ingest import ingest as run_ingest
 
     settings = _settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True, disable=json_out or not sys.stderr.isatty(),
+                  TimeRemainingColumn(), transient=True, disable=json_out or not sys.stderr.isatty(),
                   console=None) as bar:
-        task = bar.add_task("Indexation", total=None)
+        task = bar.add_task("Indexation (fichiers)", total=None)
+        pages = bar.add_task("Pages", total=None, visible=False)
 
         def progress(event, **info):
             if event == "start":
                 bar.update(task, total=info["total"])
             elif event == "advance":
                 bar.update(task, advance=1, description=f"Indexation : {info['name'][:40]}")
+                bar.update(pages, visible=False)
+            elif event == "pages":  # a PDF's pages with a text layer, read at once
+                bar.update(pages, total=info["total"], completed=info["done"], visible=True,
+                           description="  Pages")
+            elif event == "ocr":  # scanned pages, one by one
+                bar.update(pages, total=info["total"], completed=info["done"], visible=True,
+                           description=f"  OCR des pages scannées ({info['name'][:30]})")
 
         report = _guard(lambda: run_ingest(settings, paths=list(paths or []) or None, rebuild=rebuild, progress=progress))
     if json_out:
@@ -78,6 +87,12 @@ def ingest(
             f"({report.indexed} documents indexés, {report.skipped} inchangés, {report.removed} retirés, "
             f"{report.embedded} passages calculés) en {report.seconds:.1f} s."
         )
+        if report.pages:
+            typer.echo(f"Pages lues : {report.pages}, dont {report.ocr_pages} par OCR.")
+    for line in report.ignored:
+        typer.echo(f"Ignoré : {line}", err=True)
+    for warning in report.warnings:
+        typer.secho(f"À vérifier : {warning}", fg=typer.colors.YELLOW, err=True)
     for err in report.errors:
         typer.secho(f"Attention : {err}", fg=typer.colors.YELLOW, err=True)
 
@@ -166,11 +181,13 @@ def search(
 
 
 def _print_results(results) -> None:
+    from .render import location
+
     if not results:
         typer.echo("Aucun passage trouvé.")
     for r in results:
         src = r.source()
-        typer.secho(f"[{r.rank}] {src['title']} ({src['date']}) — {src['path']}, lignes {src['start_line']}-{src['end_line']}",
+        typer.secho(f"[{r.rank}] {src['title']} ({src['date']}) — {src['path']}, {location(src, '-')}",
                     bold=True)
         if src["section"]:
             typer.echo(f"    Section : {src['section']}")
@@ -181,32 +198,39 @@ def _print_results(results) -> None:
 
 
 def _print_answer(result) -> None:
-    from .render import motive
+    from .outcome import HEADLINES, Outcome
+    from .render import location, motive
 
-    color = typer.colors.YELLOW if result.refused else None
-    typer.secho(result.answer, fg=color, bold=not result.refused)
+    color = {Outcome.ANSWER: typer.colors.GREEN, Outcome.CHECK: typer.colors.CYAN}.get(result.outcome, typer.colors.YELLOW)
+    typer.secho(HEADLINES[result.outcome], fg=color, bold=True)
+    if result.outcome is Outcome.ANSWER:
+        typer.echo(result.answer)
     if result.notice:
         typer.secho(result.notice, fg=typer.colors.YELLOW)
     if result.refused:
         if result.refusal_reason:
             typer.echo(motive(result.refusal_reason))
+        for h in result.highlight if result.outcome is Outcome.CHECK else []:
+            typer.echo(f"Phrase la plus proche, à vérifier : « {h['sentence']} » [{h['n']}]")
         if result.passages:
             typer.echo("Passages les plus proches, à consulter :")
             for p in result.passages[:3]:
                 src = p.source()
-                typer.echo(f"  - {src['title']} ({src['date']}), {src['path']} lignes {src['start_line']}-{src['end_line']}")
+                typer.echo(f"  - {src['title']} ({src['date']}), {src['path']}, {location(src, '-')}")
         return
-    typer.echo("Sources :")
+    typer.echo("Sources (chaque phrase de la réponse figure mot pour mot dans le passage cité) :")
     for c in result.citations:
         src = c.source
         typer.echo(f"  [{c.n}] {src['title']} — {src['publisher']}, {src['date']} — {src['path']}, "
-                   f"lignes {src['start_line']}-{src['end_line']}")
+                   f"{location(src, '-')}")
 
 
 def _answer_dict(result) -> dict:
     d = result.as_dict()
-    return {k: d[k] for k in ("question", "answer", "refused", "citations", "timings")} | {
-        k: d[k] for k in ("notice", "standalone_question", "refusal_reason", "closest", "removed", "backend") if k in d}
+    keys = ("question", "answer", "outcome", "headline", "refused", "probability", "citations", "timings")
+    return {k: d[k] for k in keys} | {
+        k: d[k] for k in ("notice", "standalone_question", "reason", "refusal_reason", "highlight", "closest",
+                          "removed", "backend") if k in d}
 
 
 @app.command()
@@ -214,6 +238,7 @@ def ask(
     question: Optional[str] = typer.Argument(None, help="La question, en français."),
     json_out: bool = typer.Option(False, "--json", help="Réponse en JSON."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="Fichier JSONL {id, question, history?} ; une ligne JSON par entrée en sortie."),
+    explain: bool = typer.Option(False, "--explain", help="Montrer la décision : probabilité des meilleures phrases et contribution de chaque caractéristique."),
 ):
     """Répondre à une question, avec des citations vérifiées, ou dire que les documents ne le permettent pas."""
     from .answer import answer
@@ -233,6 +258,11 @@ def ask(
                 out = {"id": item.get("id", number), "question": item["question"], "answer": "", "refused": True,
                        "citations": [], "timings": {}, "error": str(exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    if explain:
+        from .answer import explain as explain_decision
+
+        typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings)), ensure_ascii=False, indent=1))
         return
     result = _guard(lambda: answer(question, None, settings))
     if json_out:
@@ -401,17 +431,25 @@ def eval_retrieval(
         typer.echo(f"Résultats détaillés : {json_path}")
 
 
-@app.command()
-def calibrate(
-    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), help="Jeu de questions (JSONL)."),
-    max_false: float = typer.Option(0.02, help="Part maximale de refus à tort sur les questions qui ont une réponse."),
+@app.command("train-scorer")
+def train_scorer(
+    check: bool = typer.Option(False, "--check", help="Vérifier seulement que le modèle enregistré correspond à ses données."),
 ):
-    """Calibrer le seuil de refus sur la pertinence de la recherche (ASSISTANT_MIN_RELEVANCE)."""
-    from evals.calibrate import run
+    """Réentraîner le modèle de décision sur les jeux de développement (validation croisée par question)."""
+    from evals.train import train, verify_saved
 
-    result = _guard(lambda: run(_settings(), dataset, max_false))
-    typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
-    typer.echo(f"Seuil proposé : ASSISTANT_MIN_RELEVANCE={result['threshold']}")
+    settings = _settings()
+    if check:
+        ok, message = _guard(lambda: verify_saved(settings))
+        typer.secho(message, fg=None if ok else typer.colors.RED)
+        raise typer.Exit(0 if ok else 1)
+    model = _guard(lambda: train(settings, settings.scorer_path))
+    cv = model["cross_validation"]
+    for fold in cv["folds"]:
+        typer.echo(json.dumps(fold, ensure_ascii=False))
+    typer.echo(f"Validation croisée (hors pli) : {json.dumps(cv['overall'], ensure_ascii=False)}, AURC {cv['aurc']}")
+    typer.echo(f"Seuils choisis : réponse ≥ {model['thresholds']['answer']}, passages à vérifier ≥ "
+               f"{model['thresholds']['check']} ; modèle écrit dans {settings.scorer_path}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from the corpus has its chunks removed; one bad file is reported and the others 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -16,12 +17,14 @@ from typing import Callable
 
 from .chunk import chunk_document
 from .clean import clean_document
-from .corpus import document_info, list_files, read_manifest
+from .corpus import (ACCEPTED_FORMATS, document_info, file_hash, ignored_files, import_tree, list_files,
+                     read_manifest, split_duplicates)
 from .embed import get_embeddings
 from .errors import CorpusError, DocumentError
-from .load import load_document
+from .load import LoadOptions, load_document
+from .sentence_index import SentenceIndex
 from .settings import Settings
-from .store import BUILDING, DocRecord, Store
+from .store import BUILDING, DocRecord, Store, inconsistent
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,12 @@ class IngestReport:
     chunks: int = 0  # chunks in the index afterwards
     embedded: int = 0  # chunks embedded by this run
     reused: int = 0  # chunks whose vector was copied from an identical stored passage
+    sentences_embedded: int = 0  # passage sentences embedded by this run (for the answer scorer)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # indexed but worth a look (low OCR confidence)
+    ignored: list[str] = field(default_factory=list)  # lock, temporary and hidden files; duplicates
+    pages: int = 0  # PDF pages and slides read by this run
+    ocr_pages: int = 0  # of which read by OCR
     seconds: float = 0.0
     generation: int = 0
 
@@ -50,7 +58,30 @@ def _noop(*_args, **_kwargs) -> None:
     pass
 
 
-def _import_outside(paths: list[Path], corpus_dir: Path) -> list[Path]:
+PAUSE_ENV = "ASSISTANT_TEST_PAUSE_AT"
+
+
+def _pausing(progress: Progress) -> Progress:
+    """Test-only: with ASSISTANT_TEST_PAUSE_AT="<event>:<file name>" (event "embedded": a batch of
+    the file's passages was embedded and stored; "stored": all of them are stored, its registry
+    record is not yet written), ingestion prints "pause <event> <file name>" on stdout at the
+    first such event and waits there, so a test kills the process at that exact point."""
+    spec = os.environ.get(PAUSE_ENV, "")
+    if not spec:
+        return progress
+    event, _, name = spec.partition(":")
+
+    def wrapped(ev, **info):
+        progress(ev, **info)
+        if ev == event and info.get("name") == name:
+            print(f"pause {event} {name}", flush=True)
+            while True:
+                time.sleep(3600)
+
+    return wrapped
+
+
+def _import_outside(paths: list[Path], corpus_dir: Path, report: IngestReport) -> list[Path]:
     """Files named outside corpus/ are copied in, so the corpus stays the one source."""
     out = []
     corpus = corpus_dir.resolve()
@@ -61,6 +92,12 @@ def _import_outside(paths: list[Path], corpus_dir: Path) -> list[Path]:
             if not target.exists():
                 shutil.copy2(p, target)
             p = target
+        elif p.is_dir() and p != corpus and corpus not in p.parents:
+            p, left = import_tree(p, corpus)  # a shared drive: its tree lands under corpus/<its name>/
+            for path, reason in left:
+                (report.errors if reason.startswith("format") else report.ignored).append(
+                    f"{path} : {reason}" + (f" (formats acceptés : {ACCEPTED_FORMATS})" if reason.startswith("format") else "")
+                    + ", non importé.")
         out.append(p)
     return out
 
@@ -69,21 +106,25 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
            progress: Progress = _noop) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
+    progress = _pausing(progress)
     corpus_dir = settings.corpus_dir
     if paths:
-        paths = _import_outside(paths, corpus_dir)
+        paths = _import_outside(paths, corpus_dir, report)
     files, unsupported = list_files(corpus_dir)  # always the whole corpus: deletions need it
     selected = set(files) if not paths else {f for f in files if any(f == p or p in f.parents for p in paths)}
     for bad in unsupported:
-        if not paths or bad in paths:
+        if not paths or any(bad == p or p in bad.parents for p in paths):
             report.errors.append(
                 f"{bad} : format {bad.suffix or '(sans extension)'} non pris en charge "
-                "(formats acceptés : .txt, .md, .html, .pdf, .docx). Fichier ignoré."
+                f"(formats acceptés : {ACCEPTED_FORMATS}). Fichier ignoré."
             )
+    for junk, reason in ignored_files(corpus_dir):
+        if not paths or any(junk == p or p in junk.parents for p in paths):
+            report.ignored.append(f"{junk} : {reason}, ignoré.")
     if not files:
         raise CorpusError(
             f"Le corpus {corpus_dir} ne contient aucun document indexable. Déposez-y des fichiers "
-            ".txt, .md, .html, .pdf ou .docx puis relancez « assistant ingest »."
+            f"{ACCEPTED_FORMATS} puis relancez « assistant ingest »."
         )
     manifest = read_manifest(corpus_dir)
     embeddings = get_embeddings(settings)
@@ -107,17 +148,33 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
     if is_building:
         selected = set(files)  # a generation only becomes ready once it holds the whole corpus
     report.generation = number
+    # A client of this process that read the collection before another process (a killed ingest)
+    # stored passages in it does not serve their vectors: reopen it before anything is reused.
+    collection, _ = store.serving(collection)
 
     from langchain_chroma import Chroma
 
     vectors = Chroma(client=store.client, collection_name=collection.name, embedding_function=embeddings)
     registry = store.documents(number)
+    # The same content under several paths is indexed once; the report names every copy.
+    hashes = {}
+    for f in files:
+        try:
+            hashes[f] = file_hash(f)
+        except OSError:
+            pass  # document_info reports it below
+    files, copies = split_duplicates(files, hashes, corpus_dir, prefer=set(registry))
+    for kept, others in copies.items():
+        if any(f in selected for f in [kept, *others]):
+            names = ", ".join(document_id(o, corpus_dir) for o in others)
+            report.ignored.append(f"{names} : même contenu que {document_id(kept, corpus_dir)}, indexé une seule "
+                                  f"fois (sous {document_id(kept, corpus_dir)}).")
     todo = [f for f in files if f in selected]
     progress("start", total=len(todo))
 
     for path in todo:
         try:
-            info = document_info(path, corpus_dir, manifest)
+            info = document_info(path, corpus_dir, manifest, content_hash=hashes.get(path))
         except OSError as exc:
             report.errors.append(f"{path} : fichier illisible ({exc}).")
             progress("advance", name=path.name)
@@ -130,7 +187,10 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
             progress("advance", name=path.name, skipped=True)
             continue
         try:
-            doc = load_document(info)
+            doc = load_document(info, LoadOptions.from_settings(settings, progress))
+            report.warnings.extend(doc.warnings)
+            report.pages += doc.pages
+            report.ocr_pages += doc.ocr_pages
             chunks = chunk_document(doc, clean_document(doc), settings.chunk_size, settings.chunk_min)
             if not chunks:
                 raise DocumentError(path, "aucun passage exploitable après nettoyage.")
@@ -151,17 +211,19 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
                                metadatas=metas, embeddings=[known[m["text_sha"]] for m in metas])
             report.reused += len(reused)
         fresh = [c for c in fresh if c.metadata(doc)["text_sha"] not in known]
-        for i in range(0, len(fresh), ADD_BATCH):
-            batch = fresh[i : i + ADD_BATCH]
+        step = max(1, settings.embeddings_batch_size)  # stored as embedded: a kill loses one batch at most
+        for i in range(0, len(fresh), step):
+            batch = fresh[i : i + step]
             vectors.add_texts(
                 texts=[c.embed_text for c in batch],
                 metadatas=[c.metadata(doc) for c in batch],
                 ids=[c.chunk_id for c in batch],
             )
-            progress("embedded", count=len(batch))
+            progress("embedded", count=len(batch), name=path.name)
         kept = [c for c in chunks if c.chunk_id in present]
         if kept:  # same text, new place or new document metadata: no re-embedding
             collection.update(ids=[c.chunk_id for c in kept], metadatas=[c.metadata(doc) for c in kept])
+        progress("stored", name=path.name)
         # The registry record is the commit point of this document.
         store.commit_document(number, DocRecord(
             doc_id=info.doc_id, doc_hash=info.content_hash, chunk_ids=ids, title=info.title,
@@ -186,9 +248,20 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
 
     # Chunks no document owns (left by an interrupted run).
     owned = {cid for rec in registry.values() for cid in rec.chunk_ids}
-    orphans = sorted(store.stored_ids(collection) - owned)
+    stored = store.stored_ids(collection)
+    orphans = sorted(stored - owned)
     if orphans:
         collection.delete(ids=orphans)
+    # Never serve a registry that lists passages the vector search cannot return.
+    missing = len(owned - stored) or store.unserved(collection, sorted(owned))
+    if missing:
+        raise inconsistent(missing, len(owned))
+
+    # Sentence vectors for the answer scorer, before the generation is served.
+    if owned:
+        chunks_meta = store.get_chunks(collection, sorted(owned))
+        report.sentences_embedded = SentenceIndex.create(store, embeddings).sync(
+            (m["display"] for m in chunks_meta.values()), progress)
 
     if is_building:
         if not registry:

@@ -2,9 +2,13 @@
 
 unstructured does the partitioning for every format. For plain text and Markdown the
 source file itself is the reference text: each element is aligned back onto it, so a
-citation's line range points at the file as it is on disk. For HTML, PDF and DOCX the
-reference text is the extracted text (kept beside the index), and PDF blocks also
-carry their page number.
+citation's line range points at the file as it is on disk. For the other formats the
+reference text is the extracted text, and blocks also carry their page number.
+
+Other formats (docs/documents.md): .odt/.rtf/.doc are converted to DOCX first (office.py);
+.odp slides, spreadsheets (.xlsx, .ods, .csv) and tables inside documents become blocks
+that carry their location (« feuille « Tarifs », lignes 2 à 11 »); PDF pages without a
+text layer are read by OCR (ocr.py) and carry their page, an OCR mark and a confidence.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from .errors import DocumentError
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+CONVERTED_SUFFIXES = {".odt", ".rtf", ".doc"}
+SHEET_SUFFIXES = {".xlsx", ".ods", ".csv"}
+# A PDF page with fewer letters and digits than this in its text layer is treated as a scan.
+SCANNED_PAGE_CHARS = 20
 _EMPHASIS_MARKS = re.compile(r"\*\*|__|</?(?:i|b|em|strong)>")
 _nlp_lock = threading.Lock()
 _nlp_ready = False
@@ -33,6 +41,10 @@ class Block:
     end: int
     page: int | None = None
     depth: int | None = None  # heading depth when the format says it (Markdown, HTML, DOCX)
+    where: str = ""  # French location shown in citations when lines are not enough
+    ocr_confidence: float | None = None  # tesseract's mean word confidence (0-100) for OCR text
+    sheet: str = ""  # spreadsheet sheet name of a row group
+    rows: tuple[int, int] | None = None  # first and last row of a row group
 
 
 @dataclass
@@ -41,6 +53,9 @@ class LoadedDocument:
     text: str  # reference text: the file itself for .txt/.md, extracted text otherwise
     blocks: list[Block] = field(default_factory=list)
     text_is_source: bool = True  # False when `text` is extracted (HTML, PDF, DOCX)
+    warnings: list[str] = field(default_factory=list)  # indexed, but worth a look (low OCR confidence)
+    pages: int = 0  # PDF pages, slides
+    ocr_pages: int = 0
 
     def block_text(self, block: Block) -> str:
         return self.text[block.start : block.end]
@@ -113,7 +128,19 @@ def _partition(path: Path, text: str | None):
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
 
+        from .office import check_not_encrypted
+
+        check_not_encrypted(path)
         return partition_docx(filename=str(path), languages=languages)
+    if suffix in CONVERTED_SUFFIXES:
+        import tempfile
+
+        from unstructured.partition.docx import partition_docx
+
+        from .office import to_docx
+
+        with tempfile.TemporaryDirectory(prefix="assistant-convert-") as work:
+            return partition_docx(filename=str(to_docx(path, Path(work))), languages=languages)
     raise DocumentError(path, f"format {suffix or '(sans extension)'} non pris en charge.")
 
 
@@ -171,8 +198,217 @@ def _depth(element) -> int | None:
     return int(depth) if depth is not None and _kind(element) == "title" else None
 
 
-def load_document(info: DocumentInfo) -> LoadedDocument:
+@dataclass
+class _Piece:
+    kind: str
+    text: str
+    page: int | None = None
+    depth: int | None = None
+    where: str = ""
+    ocr_confidence: float | None = None
+    sheet: str = ""
+    rows: tuple[int, int] | None = None
+
+
+def _table_pieces(groups, page: int | None = None) -> list[_Piece]:
+    return [_Piece("table", g.text, page=page, where=g.where, sheet=g.sheet, rows=(g.first_row, g.last_row))
+            for g in groups]
+
+
+def _element_pieces(elements, skip_pages: set[int] = frozenset()) -> list[_Piece]:
+    """unstructured elements as pieces; a table element becomes row groups that name columns."""
+    from .tables import Table, row_groups, html_table_rows
+
+    pieces, tables = [], 0
+    for el in elements:
+        page = getattr(el.metadata, "page_number", None)
+        if page in skip_pages:
+            continue
+        html = getattr(el.metadata, "text_as_html", None) if _kind(el) == "table" else None
+        if html:
+            rows = html_table_rows(html)
+            if sum(1 for r in rows if any(r)) >= 2:
+                tables += 1
+                table = Table(label=f"tableau {tables}", sheet="", rows=list(enumerate(rows, 1)))
+                pieces.extend(_table_pieces(row_groups(table), page))
+                continue
+        pieces.append(_Piece(_kind(el), el.text.strip(), page=page, depth=_depth(el)))
+    return pieces
+
+
+def _sheet_pieces(path: Path, suffix: str, raw: bytes, max_rows: int) -> list[_Piece]:
+    from . import tables
+
+    if suffix == ".csv":
+        found = tables.read_csv(path, decode_text(raw, path), max_rows)
+    elif suffix == ".xlsx":
+        from .office import check_not_encrypted
+
+        check_not_encrypted(path)
+        found = tables.read_xlsx(path, max_rows)
+    else:
+        from .office import check_not_encrypted
+
+        check_not_encrypted(path)
+        found = tables.read_ods(path, max_rows)
+    pieces = []
+    for table in found:
+        groups = tables.row_groups(table)
+        if not groups:
+            continue
+        if table.sheet:  # the sheet name opens a section: « Feuille « Tarifs » »
+            pieces.append(_Piece("title", f"Feuille « {table.sheet} »", depth=0))
+        pieces.extend(_table_pieces(groups))
+    return pieces
+
+
+def _scanned_pages(pdf) -> list[int]:
+    """1-based pages with (almost) no text layer, or an image over most of the page and little text."""
+    import pypdfium2.raw as pdfium_c
+
+    out = []
+    for i in range(len(pdf)):
+        page = pdf[i]
+        try:
+            textpage = page.get_textpage()
+            chars = sum(c.isalnum() for c in textpage.get_text_range())
+            textpage.close()
+            if chars < SCANNED_PAGE_CHARS:
+                out.append(i + 1)
+                continue
+            if chars < 200:
+                width, height = page.get_size()
+                covered = 0.0
+                for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=1):
+                    left, bottom, right, top = obj.get_pos()
+                    covered += max(0.0, right - left) * max(0.0, top - bottom)
+                if covered >= 0.5 * width * height:
+                    out.append(i + 1)
+        finally:
+            page.close()
+    return out
+
+
+def _pdf_pieces(path: Path, info: DocumentInfo, options: "LoadOptions", doc_notes: dict) -> list[_Piece]:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise DocumentError(path, "ce PDF est protégé par un mot de passe : enregistrez-en une copie sans "
+                                      "mot de passe (ou sans chiffrement) puis réessayez.") from exc
+        raise DocumentError(path, "ce PDF est illisible (fichier corrompu ou tronqué ?).") from exc
+    try:
+        total = len(pdf)
+        doc_notes["pages"] = total
+        doc_notes["properties"] = _pdf_properties(pdf)
+        scanned = _scanned_pages(pdf)
+        pieces: list[_Piece] = []
+        if len(scanned) < total:
+            from unstructured.partition.pdf import partition_pdf
+
+            elements = partition_pdf(filename=str(path), strategy="fast", languages=["fra"])
+            elements = [el for el in elements if (el.text or "").strip()]
+            pieces = _element_pieces(elements, skip_pages=set(scanned))
+        options.progress("pages", done=total - len(scanned), total=total)
+        if scanned:
+            pieces += _ocr_pieces(path, pdf, scanned, info, options, doc_notes)
+        pieces.sort(key=lambda p: p.page or 0)  # stable: text-page order is kept
+        return pieces
+    finally:
+        pdf.close()
+
+
+def _ocr_pieces(path: Path, pdf, scanned: list[int], info: DocumentInfo, options: "LoadOptions",
+                doc_notes: dict) -> list[_Piece]:
+    from .ocr import OcrUnavailable, check_tesseract, ocr_pages
+
+    try:
+        check_tesseract()
+    except OcrUnavailable as exc:
+        pages = "toutes ses pages" if len(scanned) == len(pdf) else f"{len(scanned)} page(s) sans texte"
+        raise DocumentError(path, f"ce PDF est scanné ({pages}) et doit passer par l'OCR, mais {exc}.") from None
+    done = [0]
+
+    def on_page(_number):
+        done[0] += 1
+        options.progress("ocr", done=done[0], total=len(scanned), name=path.name)
+
+    options.progress("ocr", done=0, total=len(scanned), name=path.name)
+    results = ocr_pages(pdf, scanned, info.content_hash, options.ocr_cache, on_page)
+    doc_notes["ocr_pages"] = len(scanned)
+    pieces, warnings = [], doc_notes.setdefault("warnings", [])
+    floor = options.ocr_min_confidence
+    for number in scanned:
+        page = results[number]
+        if page.error:
+            warnings.append(f"{path} : page {number}, l'OCR a échoué ({page.error}) ; page non indexée.")
+            continue
+        if not page.paragraphs:
+            if len(scanned) < len(pdf) or len(scanned) > 1:
+                warnings.append(f"{path} : page {number}, l'OCR n'a reconnu aucun texte (page blanche ou illisible).")
+            continue
+        if page.confidence < floor:
+            warnings.append(
+                f"{path} : page {number} reconnue par OCR avec une confiance faible ({page.confidence:.0f} %, "
+                f"seuil {floor:.0f} %, réglage ASSISTANT_OCR_MIN_CONFIDENCE) : indexée, à vérifier.")
+        for text, conf in page.paragraphs:
+            pieces.append(_Piece("text", text, page=number, where=f"texte reconnu par OCR, page {number}",
+                                 ocr_confidence=conf))
+    if not pieces and len(scanned) == len(pdf):
+        raise DocumentError(path, "ce PDF ne contient que des images et l'OCR n'y a reconnu aucun texte "
+                                  "(pages blanches, photo illisible ou écriture manuscrite ?).")
+    return pieces
+
+
+def _pdf_properties(pdf) -> dict:
+    try:
+        meta = pdf.get_metadata_dict()
+    except Exception:  # a damaged info dictionary is not worth refusing the file for
+        return {}
+    out = {}
+    if meta.get("Title", "").strip():
+        out["title"] = meta["Title"].strip()
+    m = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", meta.get("CreationDate", "") or "")
+    if m:
+        out["date"] = "-".join(g for g in m.groups() if g)
+    return out
+
+
+def _odp_pieces(path: Path, doc_notes: dict) -> list[_Piece]:
+    from .office import read_odp
+
+    slides = read_odp(path)
+    doc_notes["pages"] = len(slides)
+    pieces = []
+    for number, paras in slides:
+        for i, text in enumerate(paras):
+            pieces.append(_Piece("title" if i == 0 and len(text) < 120 else "text", text, page=number,
+                                 depth=0 if i == 0 and len(text) < 120 else None, where=f"diapositive {number}"))
+    return pieces
+
+
+def _noop_progress(*_args, **_kwargs) -> None:
+    pass
+
+
+@dataclass
+class LoadOptions:
+    max_table_rows: int = 100_000
+    ocr_min_confidence: float = 60.0
+    ocr_cache: Path | None = None  # where OCR'd pages are kept (index_dir/ocr); None: not kept
+    progress: "object" = _noop_progress
+
+    @classmethod
+    def from_settings(cls, settings, progress=None) -> "LoadOptions":
+        return cls(max_table_rows=settings.max_table_rows, ocr_min_confidence=settings.ocr_min_confidence,
+                   ocr_cache=Path(settings.index_dir) / "ocr", progress=progress or _noop_progress)
+
+
+def load_document(info: DocumentInfo, options: LoadOptions | None = None) -> LoadedDocument:
     """Partition one file; an empty result from a non-empty file is an error."""
+    options = options or LoadOptions()
     path = info.path
     try:
         raw = path.read_bytes()
@@ -182,34 +418,46 @@ def load_document(info: DocumentInfo) -> LoadedDocument:
         raise DocumentError(path, "fichier vide : rien à indexer.")
     suffix = path.suffix.lower()
     text = decode_text(raw, path) if suffix in TEXT_SUFFIXES | {".html", ".htm"} else None
+    notes: dict = {}
     try:
-        elements = _partition(path, text)
+        if suffix in SHEET_SUFFIXES:
+            pieces = _sheet_pieces(path, suffix, raw, options.max_table_rows)
+        elif suffix == ".pdf":
+            _use_local_sentence_pipeline()
+            pieces = _pdf_pieces(path, info, options, notes)
+        elif suffix == ".odp":
+            pieces = _odp_pieces(path, notes)
+        else:
+            elements = [el for el in _partition(path, text) if (el.text or "").strip()]
+            if suffix in TEXT_SUFFIXES:
+                pieces = None
+            else:
+                pieces = _element_pieces(elements)
     except DocumentError:
         raise
     except Exception as exc:  # each parser has its own exceptions for a corrupt file
         raise DocumentError(
             path, f"le fichier n'a pas pu être lu ({type(exc).__name__}: {exc}). Est-il corrompu ?"
         ) from exc
-    elements = [el for el in elements if (el.text or "").strip()]
-    if not elements:
-        hint = (
-            " Ce PDF n'a sans doute pas de couche texte (document scanné) : il faut d'abord le passer à l'OCR."
-            if suffix == ".pdf"
-            else ""
-        )
-        raise DocumentError(path, "aucun texte n'a pu être extrait de ce fichier." + hint)
+    if (not elements if pieces is None else not pieces):
+        raise DocumentError(path, "aucun texte n'a pu être extrait de ce fichier.")
 
-    if suffix in TEXT_SUFFIXES:
+    if pieces is None:
         blocks = _align(text, elements)
         if not blocks:
             raise DocumentError(path, "le texte extrait ne se retrouve pas dans le fichier.")
         return LoadedDocument(info=info, text=text, blocks=blocks, text_is_source=True)
 
     parts, blocks, offset = [], [], 0
-    for el in elements:
-        body = el.text.strip()
+    for piece in pieces:
+        body = piece.text.strip()
+        if not body:
+            continue
         parts.append(body)
-        page = getattr(el.metadata, "page_number", None)
-        blocks.append(Block(_kind(el), offset, offset + len(body), page=page, depth=_depth(el)))
+        blocks.append(Block(piece.kind, offset, offset + len(body), page=piece.page, depth=piece.depth,
+                            where=piece.where, ocr_confidence=piece.ocr_confidence, sheet=piece.sheet,
+                            rows=piece.rows))
         offset += len(body) + 2
-    return LoadedDocument(info=info, text="\n\n".join(parts), blocks=blocks, text_is_source=False)
+    return LoadedDocument(info=info, text="\n\n".join(parts), blocks=blocks, text_is_source=False,
+                          warnings=notes.get("warnings", []), pages=notes.get("pages", 0),
+                          ocr_pages=notes.get("ocr_pages", 0))

@@ -37,6 +37,14 @@ def document_url(source: dict) -> str:
     return f"/document?{query}#L{max(1, int(source.get('start_line', 1)) - 3)}"
 
 
+def location(source: dict, dash: str = "–") -> str:
+    """Where a passage is: sheet and rows, OCR'd page or slide when known, else lines (and page)."""
+    if source.get("where"):
+        return source["where"]
+    return f"lignes {source['start_line']}{dash}{source['end_line']}" + (
+        f", page {source['page']}" if "page" in source else "")
+
+
 def _source_line(source: dict) -> str:
     bits = [source.get("publisher", ""), source.get("date", "")]
     return " — ".join(esc(b) for b in bits if b)
@@ -98,7 +106,7 @@ def answer_plain(result: dict) -> str:
     if shown:
         lines += ["", "Sources :" if not result.get("refused") else "Passages les plus proches :"]
         lines += [f"[{c['n']}] {c['source']['title']} — {c['source']['publisher']}, {c['source']['date']} "
-                  f"({c['source']['doc_id']}, lignes {c['source']['start_line']}-{c['source']['end_line']})" for c in shown]
+                  f"({c['source']['doc_id']}, {location(c['source'], '-')})" for c in shown]
     return "\n".join(lines)
 
 
@@ -154,7 +162,7 @@ def _highlight(text: str, sentences: list[str]) -> str:
 
 def _passage_block(turn: int, n: int, passage: dict, citation: dict | None, open_: bool) -> str:
     s = passage["source"]
-    where = f"lignes {s['start_line']}–{s['end_line']}" + (f", page {s['page']}" if "page" in s else "")
+    where = location(s)
     badge = '<span class="badge">cité</span>' if citation else ""
     body = _highlight(passage["text"], citation["sentences"] if citation else [])
     also = "".join(f"<li>{esc(o['title'])} ({esc(o['date'])}), lignes {o['start_line']}–{o['end_line']}</li>"
@@ -233,7 +241,7 @@ def conversation_markdown(turns: list[dict]) -> str:
             for c in shown:
                 s = c["source"]
                 lines.append(f"[{c['n']}] {s['title']} — {s['publisher']}, {s['date']} — {s['doc_id']}, "
-                             f"lignes {s['start_line']}-{s['end_line']}")
+                             f"{location(s, '-')}")
                 lines.append("")
                 lines += ["> " + line for line in c["text"].splitlines() if line.strip()]
                 lines.append("")

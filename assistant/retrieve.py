@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from .errors import QuestionError
 from .glossary import Entry, Glossary, extract
 from .lexical import BM25Index, analyze, fold
+from .sentence_index import SentenceIndex
 from .settings import Settings
-from .store import Store, server_call
+from .store import Store, inconsistent, server_call
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ class Result:
             "start_line": m["start_line"],
             "end_line": m["end_line"],
             **({"page": m["page"]} if m.get("page", -1) >= 0 else {}),
+            # Spreadsheet rows, OCR'd pages and slides say where they are (docs/documents.md).
+            **({"where": m["where"]} if m.get("where") else {}),
+            **({"sheet": m["sheet"], "rows": [m["row_first"], m["row_last"]]} if m.get("sheet") else {}),
+            **({"ocr_confidence": m["ocr_confidence"]} if m.get("ocr") else {}),
         }
 
     def as_dict(self) -> dict:
@@ -100,10 +105,15 @@ class Retriever:
         self.embeddings = get_embeddings(settings)
         self.store = Store(settings)
         self.generation, self.collection = self.store.open_ready(self.embeddings.identity)
-        self.vectors = Chroma(client=self.store.client, collection_name=self.collection.name,
-                              embedding_function=self.embeddings)
         self.documents = self.store.documents(self.generation)
         self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}
+        # Every listed passage must be findable: a client of this process opened before another
+        # process stored passages does not serve their vectors, and is reopened.
+        self.collection, missing = self.store.serving(self.collection, sorted(self.owned))
+        if missing:
+            raise inconsistent(missing, len(self.owned))
+        self.vectors = Chroma(client=self.store.client, collection_name=self.collection.name,
+                              embedding_function=self.embeddings)
         self.catalog = self.store.get_chunks(self.collection, sorted(self.owned))
         self._shingle_cache: dict[str, set[int]] = {}
         # The answer path asks for the same question's vector twice (search, then relevance).
@@ -143,6 +153,21 @@ class Retriever:
                        ensure_ascii=False), encoding="utf-8")
         log.info("lexical index built in %.2fs", time.perf_counter() - started)
         return bm25, entries
+
+    # ----- vectors for the answer scorer ---------------------------------------------------
+    @functools.cached_property
+    def sentences(self) -> SentenceIndex:
+        return SentenceIndex.open(self.store, self.embeddings)
+
+    def sentence_vectors(self, texts: list[str]) -> dict:
+        """Vectors of passage sentences, computed at ingest (an index without them is an error)."""
+        return server_call(self.settings, self.sentences.vectors, texts)
+
+    def query_vector(self, query: str):
+        """The question's vector, the same (cached) one the dense search used."""
+        import numpy as np
+
+        return np.asarray(self._embed_query(self.glossary.expand_question(query)), dtype=np.float32)
 
     # ----- search --------------------------------------------------------------------
     def dense(self, query: str, k: int) -> list[tuple[str, float]]:

@@ -20,12 +20,28 @@ def _env(name: str, default: str) -> str:
     return default if value is None or value.strip() == "" else value.strip()
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"La variable {name} doit être un nombre (valeur lue : {raw!r}).") from None
+
+
 def _env_int(name: str, default: int) -> int:
     raw = _env(name, str(default))
     try:
         return int(raw)
     except ValueError:
         raise ValueError(f"La variable {name} doit être un entier (valeur lue : {raw!r}).") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw.replace(",", "."))
+    except ValueError:
+        raise ValueError(f"La variable {name} doit être un nombre (valeur lue : {raw!r}).") from None
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,12 @@ class Settings:
     chunk_size: int = 1000
     chunk_min: int = 200
 
+    # Loading (docs/documents.md). A spreadsheet with more rows than this is refused, not indexed.
+    max_table_rows: int = 100_000
+    # OCR'd pages whose mean tesseract word confidence (0-100) is below this are indexed but
+    # flagged in the ingest report.
+    ocr_min_confidence: float = 60.0
+
     # Retrieval.
     retrieval_mode: str = "hybrid"  # hybrid | dense | lexical
     top_k: int = 5
@@ -73,26 +95,16 @@ class Settings:
     llm_ctx: int = 4096
     llm_max_tokens: int = 220
     models_dir: Path = PROJECT_DIR / "models"
-    answer_passages: int = 3  # passages given to the LLM (prompt size bounds latency)
+    answer_passages: int = 3  # passages whose sentences are the answer's candidates (and the LLM's in write style)
     passage_chars: int = 700  # characters of each passage given to the LLM
-    min_relevance: float = 0.789  # refusal below this dense similarity: `assistant calibrate --max-false 0`
-    # When the model refuses or misses the point, a passage sentence holding this share of the
-    # question's words is shown instead (dev set: no unanswerable question reaches 0.6); 1.1: never.
-    rescue_overlap: float = 0.6
-    # "select": the model picks passage sentences by number and the answer is those sentences
-    # verbatim (mix61: key facts 0.447 vs 0.339, answer in ~13 s vs ~30 s); "write": it writes.
-    answer_style: str = "select"
-    # Select style: the model sees only this many sentences, those sharing most of the question's
-    # words (dev set: the best 6 hold 0.76 of the key facts, all of them 0.81); 0: every sentence.
-    select_sentences: int = 6
-    # Select style: when the sentences the model named are beside the question, the shown sentence
-    # closest to it replaces them if it holds this share of the question's words and all its names
-    # and numbers. Off by default (above 1: never): at 0.3 the full dev set's false refusals fall
-    # 0.281 -> 0.223 but refusal on unanswerable 0.95 -> 0.85 (README "Answer style").
-    select_fallback_overlap: float = 1.1
-    # Refusal before generating when this share of a French question's words (stems) appears in no
-    # indexed document ("recette de crêpes au fromage"): dev set, answerable ≤ 0.5, injections ≥ 0.67.
-    max_unknown_share: float = 0.6
+    # The answer decision (scorer.py, decide.py): the calibrated scorer's file and its two bars.
+    # Below 0 (default): the bars chosen on training folds and stored in the scorer file.
+    scorer_path: Path = PACKAGE_DIR / "data" / "scorer.json"
+    answer_threshold: float = -1.0  # probability at or above which the best sentences are the answer
+    check_threshold: float = -1.0  # at or above (under the answer bar): passages to check; under: refusal
+    # "extract" (default): the answer is the chosen sentences verbatim; "write": the LLM phrases an
+    # answer the scorer accepted, held to its passages by the verifier.
+    answer_style: str = "extract"
 
     # Web chat (app.py). Loopback by default; admin features off until a token is set.
     app_host: str = "127.0.0.1"
@@ -127,6 +139,8 @@ class Settings:
             collection=_env("ASSISTANT_COLLECTION", "corpus"),
             chunk_size=_env_int("ASSISTANT_CHUNK_SIZE", 1000),
             chunk_min=_env_int("ASSISTANT_CHUNK_MIN", 200),
+            max_table_rows=_env_int("ASSISTANT_MAX_TABLE_ROWS", 100_000),
+            ocr_min_confidence=_env_float("ASSISTANT_OCR_MIN_CONFIDENCE", 60.0),
             retrieval_mode=_env("ASSISTANT_RETRIEVAL", "hybrid").lower(),
             top_k=_env_int("ASSISTANT_TOP_K", 5),
             candidates=_env_int("ASSISTANT_CANDIDATES", 30),
@@ -144,12 +158,10 @@ class Settings:
             models_dir=Path(_env("ASSISTANT_MODELS_DIR", str(home / "models"))),
             answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
             passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
-            min_relevance=float(_env("ASSISTANT_MIN_RELEVANCE", "0.789")),
-            rescue_overlap=float(_env("ASSISTANT_RESCUE_OVERLAP", "0.6")),
-            answer_style=_env("ASSISTANT_ANSWER_STYLE", "select").lower(),
-            select_sentences=_env_int("ASSISTANT_SELECT_SENTENCES", 6),
-            select_fallback_overlap=float(_env("ASSISTANT_SELECT_FALLBACK_OVERLAP", "1.1")),
-            max_unknown_share=float(_env("ASSISTANT_MAX_UNKNOWN_SHARE", "0.6")),
+            scorer_path=Path(_env("ASSISTANT_SCORER", str(PACKAGE_DIR / "data" / "scorer.json"))),
+            answer_threshold=_env_float("ASSISTANT_ANSWER_THRESHOLD", -1.0),
+            check_threshold=_env_float("ASSISTANT_CHECK_THRESHOLD", -1.0),
+            answer_style=_env("ASSISTANT_ANSWER_STYLE", "extract").lower(),
             app_host=_env("ASSISTANT_HOST", "127.0.0.1"),
             app_port=_env_int("ASSISTANT_PORT", 7860),
             admin_token=_env("ASSISTANT_ADMIN_TOKEN", ""),
@@ -173,8 +185,19 @@ class Settings:
             "chroma_mode": ("embedded", "http"),
             "retrieval_mode": ("hybrid", "dense", "lexical"),
             "llm_backend": ("llama", "openai", "extractive"),
-            "answer_style": ("select", "write"),
+            "answer_style": ("extract", "write"),
         }
+        if self.max_table_rows < 1:
+            raise ValueError(f"Réglage max_table_rows (ASSISTANT_MAX_TABLE_ROWS) = {self.max_table_rows} : "
+                             "il faut un nombre de lignes positif.")
+        if not 0 <= self.ocr_min_confidence <= 100:
+            raise ValueError(f"Réglage ocr_min_confidence (ASSISTANT_OCR_MIN_CONFIDENCE) = {self.ocr_min_confidence} : "
+                             "la confiance de l'OCR est un pourcentage, entre 0 et 100.")
+        for name in ("answer_threshold", "check_threshold"):
+            value = getattr(self, name)
+            if not (value < 0 or 0.0 <= value <= 1.0):
+                raise ValueError(f"Réglage {name} = {value!r} : une probabilité entre 0 et 1 est attendue "
+                                 "(ou une valeur négative pour le seuil choisi à l'entraînement).")
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value not in allowed:

@@ -9,6 +9,11 @@ A generation's collection metadata says which embedding model built it and wheth
 is complete ("ready"). Readers use the newest ready generation; `--rebuild` fills a new
 generation and switches only when it is complete; an interrupted build is resumed by
 the next `ingest`.
+
+An embedded client keeps its own in-memory copy of each vector index (HNSW) and catches up with
+what another process stored only when it writes to that collection itself: `get` sees the other
+process's passages, `query` does not. `Store.serving` reopens the client when the vector index
+it serves lacks stored passages (one process resuming after another one was killed).
 """
 
 from __future__ import annotations
@@ -98,6 +103,19 @@ def make_client(settings: Settings):
             f"L'index {path} est illisible ou n'a pas été créé par cette application ({type(exc).__name__}). "
             "Supprimez le dossier index/ puis relancez « assistant ingest »."
         ) from exc
+
+
+class IndexInconsistentError(AssistantError):
+    """The registry lists passages that the vector index cannot return."""
+
+
+def inconsistent(missing: int, total: int) -> IndexInconsistentError:
+    which = f"{missing} des {total} passages enregistrés sont absents" if missing > 0 else \
+        f"des passages enregistrés (sur {total}) sont absents"
+    return IndexInconsistentError(
+        f"L'index est incohérent : {which} de l'index vectoriel, la recherche ne pourrait pas les "
+        "trouver. Reconstruisez-le : assistant ingest --rebuild"
+    )
 
 
 class Store:
@@ -221,6 +239,59 @@ class Store:
 
     def remove_document(self, number: int, doc_id: str) -> None:
         self.registry(number).delete(ids=[doc_id])
+
+    # ----- vectors actually served ------------------------------------------------------
+    def unserved(self, collection, ids: list[str] | None = None) -> int:
+        """How many of `ids` (default: every stored passage) the vector search of this client cannot
+        return; -1 when chroma refuses the read without saying which ("Error finding id"). Embedded,
+        the vectors are read from the in-memory index that `query` searches; a chroma server is one
+        process, so its stored ids are enough."""
+        from chromadb.errors import InternalError
+
+        include = [] if self.settings.chroma_mode == "http" else ["embeddings"]
+
+        def read(**which) -> tuple[int, int]:  # (ids returned, of which with a vector)
+            got = collection.get(include=include, **which)
+            if not include:
+                return len(got["ids"]), len(got["ids"])
+            vectors = got["embeddings"]
+            return len(got["ids"]), 0 if vectors is None else sum(1 for v in vectors if v is not None and len(v))
+
+        missing, page = 0, 2000
+        try:
+            if ids is None:
+                offset = 0
+                while True:
+                    returned, found = read(limit=page, offset=offset)
+                    missing += returned - found
+                    if returned < page:
+                        return missing
+                    offset += page
+            for i in range(0, len(ids), page):
+                wanted = ids[i : i + page]
+                _, found = read(ids=wanted)
+                missing += len(wanted) - found
+            return missing
+        except InternalError as exc:
+            log.warning("the vector index of %s lacks stored passages: %s", collection.name, exc)
+            return -1
+
+    def serving(self, collection, ids: list[str] | None = None):
+        """(collection, how many of `ids` its vector search still cannot return). An embedded client
+        whose in-memory vector index lacks passages that another process stored (see the module
+        docstring) is reopened first."""
+        missing = self.unserved(collection, ids)
+        if missing == 0 or self.settings.chroma_mode == "http":
+            return collection, missing
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        log.info("vector index of %s is stale in this process: reopening the embedded client", collection.name)
+        # All clients of one directory share one cached system per process: drop it so that the next
+        # one reads the index afresh. Objects of the old system stay usable by whoever holds them.
+        SharedSystemClient._identifier_to_system.pop(self.client._identifier, None)
+        self.client = make_client(self.settings)
+        collection = self.client.get_collection(collection.name)
+        return collection, self.unserved(collection, ids)
 
     def stored_ids(self, collection) -> set[str]:
         ids, offset = set(), 0

@@ -40,35 +40,6 @@ _INSTRUCTION = re.compile(
     r"\b(?:ignore|oublie|ne tiens pas compte d)\w*\s+(?:\w+\s+){0,2}(?:instructions?|consignes?|regles?)\b|"
     r"\breponds (?:desormais|maintenant|uniquement|seulement) (?:en|par|que)\b|\b(?:prompt|message) systeme\b|"
     r"\b(?:ignore|disregard|forget)\s+(?:\w+\s+){0,2}instructions\b|\bsystem prompt\b|\byou are now\b")
-# A question asking for a quantity or a date is answered only by an answer that gives one.
-_ASKS_NUMBER = re.compile(r"\bcombien\b|\bcb\b|\b(?:montant|nombre|taux|budget|pourcentage|proportion|fraction|somme)s?\b|"
-                          r"\ba (?:partir de )?quel(?:le)? (?:date|age)\b|\ben quelle annee\b|\bhow (?:much|many)\b")
-_NUMBER_WORDS = re.compile(
-    r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|trente|"
-    r"quarante|cinquante|soixante|cent|cents|mille|millions?|milliards?|dizaines?|douzaines?|quinzaines?|"
-    r"vingtaines?|trentaines?|centaines?|milliers?|moitie|tiers|quart|double|triple|"
-    r"two|three|four|five|ten|hundreds?|thousands?|half)\b")
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
-# A year written as one (not "2 000" nor "12019"): it dates a fact but does not count anything.
-_YEAR_IN_TEXT = re.compile(r"(?<!\d)(?<!\d[ .\u00a0\u202f])(?:19|20)\d\d(?!\d)(?![ .\u00a0\u202f]\d{3})")
-_ASKS_DATE = re.compile(r"\bquand\b|\bdates?\b|\bannees?\b|\bdepuis\b|\bwhen\b|\bwhat year\b")
-# A rate or percentage asked is given as one.
-_ASKS_PERCENT = re.compile(r"\bpourcentages?\b|\bpour ?cent\b|%|\btaux\b|\bpercent")
-_GIVES_PERCENT = re.compile(r"%|\bpour ?cent\b|\bpoints?\b|\bpercent")
-# A question about what actually happened is not answered by a plan or a target.
-_ACTUAL = re.compile(r"\b(?:reellement|effectivement|finalement|concretement|en realite|dans les faits|au final|"
-                     r"au bout du compte|actually|really)\b")
-_TARGET = re.compile(r"\b(?:objectifs?|cibles?|ambitions?|prevoi\w*|prevu\w*|s'engag\w*|engagera\w*|devr\w*|"
-                     r"sera|seront|serait|pourra|pourront|vise\w*|d'ici|a minima|projet\w*)\b|^\W*a [a-z]+(?:er|ir|re)\b")
-# A question asking to confirm a claim ("confirme que l'État a versé 10 milliards") is answered only
-# by a passage giving the claimed figure: any other figure neither confirms nor denies it.
-# Asking the assistant to announce or assert a claim is the same: only its figure, in a passage, answers.
-_CONFIRM = re.compile(r"\b(?:confirm\w*|est-(?:il|ce) (?:vrai|exact)|(?:c'est|est-ce) (?:vrai|exact)|"
-                      r"verifi\w*|is it true|true that|"
-                      r"(?:annonc|affirm|declar|certifi|assur|proclam|ecri|pretend)\w*(?: \w+)? que|dis que)\b")
-# An answer sharing less than this share of a (French) question's content words is beside it:
-# on the dev set these were off-topic copies (injections, unanswerable, wrong passages).
-MIN_COVERAGE = 0.2
 _EN_WORDS = {"the", "of", "and", "is", "are", "was", "were", "what", "who", "how", "which", "when", "why",
              "did", "does", "do", "for", "to", "in", "by", "that", "with", "many", "much", "about"}
 _FR_WORDS = {"le", "la", "les", "de", "des", "du", "et", "est", "en", "un", "une", "pour", "que", "qui",
@@ -91,7 +62,6 @@ class Verdict:
     sentences: list[Sentence] = field(default_factory=list)
     refused: bool = False
     model_refused: bool = False
-    off_point: bool = False  # supported sentences beside the question (no figure asked for, or not its subject)
 
     @property
     def kept(self) -> list[Sentence]:
@@ -196,31 +166,9 @@ def is_model_refusal(text: str) -> bool:
     return any(h in low for h in _REFUSAL_HINTS)
 
 
-def restates(sentence: str, question: str) -> bool:
-    """A sentence that only repeats the question ("Les départements retenus sont :") answers nothing."""
-    asked = content_terms(question)
-    return bool(asked) and not (content_terms(sentence) - asked) and not (numbers(sentence) - numbers(question))
-
-
-def asks_number(question: str) -> bool:
-    return bool(_ASKS_NUMBER.search(fold(question)))
-
-
-def gives_number(answer: str, question: str) -> bool:
-    """Does the answer state what the question asks: a date, or else a quantity (a year is not one),
-    and a percentage when a rate is asked? A year the question already gave never counts."""
-    asked, said = fold(question), fold(answer)
-    if _ASKS_PERCENT.search(asked) and not _GIVES_PERCENT.search(said):
-        return False
-    ignored = {n for n in numbers(question) if _YEAR.match(n)}
-    if not _ASKS_DATE.search(asked):
-        ignored |= set(_YEAR_IN_TEXT.findall(answer))
-    return bool(numbers(answer) - ignored) or bool(_NUMBER_WORDS.search(said))
-
-
-def only_targets(sentences: list[str], question: str) -> bool:
-    """The question asks what actually happened and every sentence states a plan or a target."""
-    return bool(_ACTUAL.search(fold(question))) and all(_TARGET.search(fold(s)) for s in sentences)
+def gives_orders(folded: str) -> bool:
+    """A sentence (folded) that gives orders to the assistant: an injection, never information."""
+    return bool(_INSTRUCTION.search(folded))
 
 
 def looks_english(question: str) -> bool:
@@ -228,19 +176,7 @@ def looks_english(question: str) -> bool:
     return sum(w in _EN_WORDS for w in words) > sum(w in _FR_WORDS for w in words)
 
 
-def coverage(answer: str, question: str) -> float:
-    """Share of the question's content words found in the answer (1.0 when the question has none)."""
-    asked = content_terms(question)
-    return len(asked & content_terms(answer)) / len(asked) if asked else 1.0
-
-
-def _beside(verdict: Verdict, reason: str) -> None:
-    for sentence in verdict.kept:
-        sentence.supported, sentence.reason = False, reason
-    verdict.refused = verdict.off_point = True
-
-
-def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict:
+def verify(answer: str, passages: dict[int, str]) -> Verdict:
     """Check `answer` against the passages it was given (numbered as in the prompt)."""
     verdict = Verdict()
     if not answer.strip() or is_model_refusal(answer) and not numbers(answer):
@@ -255,11 +191,8 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
             verdict.model_refused = True
             continue
         valid = [n for n in dict.fromkeys(cited) if n in passages]
-        if _INSTRUCTION.search(fold(text)):
+        if gives_orders(fold(text)):
             verdict.sentences.append(Sentence(text, valid, False, "consigne adressée à l'assistant, pas une information"))
-            continue
-        if question and restates(text, question):
-            verdict.sentences.append(Sentence(text, valid, False, "reprend la question sans y répondre"))
             continue
         backing = [n for n in valid if support(text, passages[n])[0]]
         if not backing:  # wrong or missing citation: is another given passage the support?
@@ -270,20 +203,4 @@ def verify(answer: str, passages: dict[int, str], question: str = "") -> Verdict
             reasons = [support(text, passages[n])[1] for n in (valid or list(passages)[:1])]
             verdict.sentences.append(Sentence(text, valid, False, reasons[0] if reasons else "aucun passage"))
     verdict.refused = not verdict.kept
-    if verdict.refused or not question:
-        return verdict
-    # Whole-answer checks: supported sentences can still be beside the question.
-    said = " ".join(s.text for s in verdict.kept)
-    claimed = {n for n in numbers(question) if not _YEAR.match(n)} if _CONFIRM.search(fold(question)) else set()
-    unconfirmed = claimed - numbers(said)
-    if unconfirmed:
-        _beside(verdict, "ne contient pas le chiffre à confirmer (" + ", ".join(sorted(unconfirmed)) + ")")
-    elif asks_number(question) and not gives_number(said, question):
-        _beside(verdict, "ne donne pas le chiffre ou la date demandés")
-    elif only_targets([s.text for s in verdict.kept], question):
-        _beside(verdict, "la question demande ce qui a été fait ; le passage ne donne qu'un objectif")
-    elif not looks_english(question):  # answers are French: only French questions' words can be compared
-        shared = coverage(said, question)
-        if shared < MIN_COVERAGE:
-            _beside(verdict, f"ne reprend pas l'objet de la question ({shared:.0%} de ses mots)")
     return verdict

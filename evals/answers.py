@@ -15,7 +15,7 @@ from pathlib import Path
 from assistant.answer import answer, clean_history
 from assistant.errors import AssistantError
 from assistant.retrieve import Result, get_retriever
-from assistant.settings import Settings
+from assistant.settings import PACKAGE_DIR, Settings
 
 from .dataset import Item
 
@@ -28,13 +28,32 @@ _NOT_ANSWER_SETTINGS = {
 }
 
 
+def source_hash() -> str:
+    """Hash of the package's code and data: a changed scorer, verifier or splitter is never reported with
+    answers cached by the old code."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json", ".toml"):
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _file_hash(path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
 def config_key(settings: Settings) -> str:
     """Identity of everything that shapes an answer: settings, LLM, prompts' text."""
     from assistant.llm import identity
 
     keep = {k: v for k, v in settings.public().items() if k not in _NOT_ANSWER_SETTINGS}
     prompts = "".join(p.read_text(encoding="utf-8") for p in sorted(Path(settings.prompts_dir).glob("*.md")))
-    raw = json.dumps([keep, identity(settings), prompts], sort_keys=True, default=str)
+    raw = json.dumps([keep, identity(settings), prompts, source_hash(), _file_hash(settings.scorer_path)],
+                     sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -67,8 +86,9 @@ def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> 
 
 
 def is_fallback(settings: Settings, result: dict) -> bool:
-    """The LLM failed (timeout, crash, server down) and the extractive answer stood in."""
-    return settings.llm_backend != "extractive" and result.get("backend") == "extractive"
+    """Write style: the LLM failed (timeout, crash, server down) and the extractive answer stood in."""
+    return (settings.answer_style == "write" and settings.llm_backend != "extractive"
+            and result.get("outcome") == "answer" and result.get("backend") == "extractive")
 
 
 def cache_path(settings: Settings, cache_dir: Path) -> Path:

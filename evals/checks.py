@@ -130,3 +130,36 @@ def language(result: dict) -> dict:
         return {}  # the refusal is a fixed French sentence: it would only flatter the rate
     french = is_french(strip_markers(result.get("answer", "")))
     return {} if french is None else {"answer_french": float(french)}
+
+
+EVIDENCE_MATCH = 85  # rapidfuzz partial_ratio (0-100): the shorter text aligned inside the longer
+EVIDENCE_MIN_CHARS = 20
+
+
+def holds_evidence(sentence: str, quotes: list[str]) -> bool:
+    """Whether a shown sentence is (part of) a gold quote, or holds one: the one definition of "this
+    sentence answers", used for the scorer's training labels and the useful-answer measure."""
+    from rapidfuzz import fuzz
+
+    text = _ws(strip_markers(sentence))
+    if len(text) < EVIDENCE_MIN_CHARS:
+        return False
+    return any(fuzz.partial_ratio(_ws(q), text) >= EVIDENCE_MATCH for q in quotes if len(q) >= EVIDENCE_MIN_CHARS)
+
+
+def decision(item, result: dict) -> dict:
+    """Outcome of the three-way decision and whether the answer shown holds the evidence."""
+    outcome = result.get("outcome") or ("refuse" if result.get("refused") else "answer")
+    out = {"outcome": outcome}
+    quotes = [e["quote"] for e in item.evidence]
+    shown = [s for c in result.get("citations", []) for s in c.get("sentences", [])] if outcome == "answer" else []
+    correct = bool(shown) and item.answerable and any(holds_evidence(s, quotes) for s in shown)
+    # For the risk-coverage curve: would the best sentences have held the evidence, had they been shown?
+    best = shown or [h["sentence"] for h in result.get("highlight", [])]
+    out["holds_evidence_best"] = bool(item.answerable and any(holds_evidence(s, quotes) for s in best))
+    if item.answerable:
+        out["useful_answer"] = float(correct)
+        out["strict_refusal"] = float(outcome == "refuse")
+    if outcome == "answer":
+        out["answer_correct"] = float(correct)
+    return out

@@ -213,6 +213,27 @@ def plots(results: dict, out_dir: Path) -> list[str]:
     fig.savefig(out_dir / "categories.png", dpi=80)
     plt.close(fig)
     made.append("categories.png")
+
+    from .suite import risk_coverage
+
+    curve = risk_coverage(results["rows"])
+    if curve:
+        answered = [r for r in results["rows"] if r.get("outcome") == "answer"]
+        point = (len(answered) / len(results["rows"]),
+                 sum(not r["scores"].get("answer_correct", 0) for r in answered) / max(1, len(answered)))
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        ax.plot(curve["coverage"], curve["risk"], color="#3a6ea5")
+        ax.scatter([point[0]], [point[1]], color="#c0392b", zorder=3, label="point de fonctionnement (seuil « réponse »)")
+        ax.set_xlabel("couverture : part des questions répondues")
+        ax.set_ylabel("risque : part des réponses fausses")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"Risque–couverture (aire {curve['aurc']:.3f})", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        fig.savefig(out_dir / "risk_coverage.png", dpi=80)
+        plt.close(fig)
+        made.append("risk_coverage.png")
     return made
 
 

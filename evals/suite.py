@@ -25,6 +25,7 @@ from assistant.settings import PROJECT_DIR, Settings
 
 from . import checks
 from .answers import Answered, collect, config_key, is_fallback
+from .baseline import naive_useful
 from .dataset import CATEGORIES, DatasetError, QuoteLocator, read
 
 # name: (French label, kind, higher is better)
@@ -36,8 +37,12 @@ METRICS = {
     "citation_precision": ("précision des citations", "deterministic", True),
     "numbers_supported": ("nombres appuyés par les passages cités", "deterministic", True),
     "key_facts_recall": ("faits clés présents dans la réponse", "deterministic", True),
-    "refusal_correct": ("refus quand le corpus ne répond pas", "deterministic", True),
-    "false_refusal": ("refus à tort", "deterministic", False),
+    "useful_answer": ("réponse utile : la réponse montrée contient la preuve (questions avec réponse)", "deterministic", True),
+    "answer_correct": ("précision des réponses : réponses montrées qui contiennent la preuve", "deterministic", True),
+    "refusal_correct": ("refus ou passages à vérifier quand le corpus ne répond pas", "deterministic", True),
+    "false_refusal": ("refus à tort (refus ou passages à vérifier)", "deterministic", False),
+    "strict_refusal": ("refus franc à tort (hors passages à vérifier)", "deterministic", False),
+    "baseline_useful": ("base naïve : 2 meilleures phrases du 1er passage, sans refus", "deterministic", True),
     "answer_french": ("réponse en français", "deterministic", True),
     "context_precision": ("ragas NonLLMContextPrecisionWithReference", "ragas", True),
     "context_recall": ("ragas NonLLMContextRecall", "ragas", True),
@@ -156,10 +161,15 @@ def _row(a: Answered, locator, catalog) -> dict:
            "passages": [{"rank": p.rank, "title": p.meta.get("title", ""), "date": p.meta.get("date", ""),
                          "doc_id": p.meta.get("doc_id", ""), "lines": [p.meta.get("start_line"), p.meta.get("end_line")],
                          "text": p.text} for p in a.passages],
-           "gold_quotes": [e["quote"] for e in item.evidence], "scores": {}}
+           "gold_quotes": [e["quote"] for e in item.evidence], "scores": {},
+           "outcome": result.get("outcome", ""), "probability": result.get("probability")}
+    baseline = naive_useful(item, a.passages)
+    if baseline is not None:
+        row["scores"]["baseline_useful"] = baseline
     details = {}
     for part in (checks.retrieval(item, a.passages, locator, catalog), checks.citations(item, result),
-                 checks.key_facts(item, result), checks.refusal(item, result), checks.language(result)):
+                 checks.key_facts(item, result), checks.refusal(item, result), checks.language(result),
+                 checks.decision(item, result)):
         for k, v in part.items():
             (row["scores"] if k in METRICS else details).__setitem__(k, v)
     details.pop("refused", None)
@@ -170,6 +180,22 @@ def _row(a: Answered, locator, catalog) -> dict:
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return round(statistics.fmean(values), 4) if values else None
+
+
+def risk_coverage(rows: list[dict]) -> dict | None:
+    """Answering in decreasing order of the scorer's probability: share answered (coverage) against share
+    of those answers not holding the evidence (risk), and the area under that curve (lower is better)."""
+    scored = [r for r in rows if r.get("probability") is not None]
+    if not scored:
+        return None
+    ordered = sorted(scored, key=lambda r: -r["probability"])
+    coverage, risk, wrong = [], [], 0
+    for i, r in enumerate(ordered, 1):
+        wrong += not (r["answerable"] and r["details"].get("holds_evidence_best", False))
+        coverage.append(round(i / len(ordered), 4))
+        risk.append(round(wrong / i, 4))
+    area = sum((coverage[i] - coverage[i - 1]) * (risk[i] + risk[i - 1]) / 2 for i in range(1, len(coverage)))
+    return {"coverage": coverage, "risk": risk, "aurc": round(area, 4)}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -184,6 +210,10 @@ def summarize(rows: list[dict]) -> dict:
         if values:
             out[f"p50_{name}"] = round(statistics.median(values), 1)
     if rows:
+        out["outcomes"] = dict(Counter(r.get("outcome") or "?" for r in rows))
+        curve = risk_coverage(rows)
+        if curve:
+            out["aurc"] = curve["aurc"]
         out["guard_fired"] = round(sum(bool(r.get("removed")) for r in rows) / len(rows), 4)
         out["sentences_removed"] = sum(len(r.get("removed", [])) for r in rows)
         out["removal_reasons"] = dict(Counter(reason for r in rows for reason in r.get("removed", [])).most_common())

