@@ -111,7 +111,7 @@ def test_empty_and_unsupported_files(tmp_path):
     empty.write_text("  \n", encoding="utf-8")
     with pytest.raises(DocumentError, match="vide"):
         _load(empty)
-    odd = tmp_path / "tableur.xlsx"
-    odd.write_bytes(b"PK\x03\x04")
+    odd = tmp_path / "schema.dwg"
+    odd.write_bytes(b"AC1032")
     with pytest.raises(DocumentError, match="non pris en charge"):
         _load(odd)
