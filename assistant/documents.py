@@ -257,12 +257,14 @@ def list_documents(settings: Settings) -> list[dict]:
 
 # ----- the text a citation's line numbers refer to ----------------------------------------
 @functools.lru_cache(maxsize=16)
-def _reference_text(path: str, digest: str, corpus: str) -> str:
-    from .load import load_document
+def _reference_text(path: str, digest: str, corpus: str, ocr_cache: str = "", max_rows: int = 100_000) -> str:
+    from .load import LoadOptions, load_document
 
     p = Path(path)
     info = document_info(p, Path(corpus), read_manifest(Path(corpus)))
-    return load_document(info).text
+    # Scanned pages come from the OCR cache ingestion filled, not from a new OCR run.
+    return load_document(info, LoadOptions(max_table_rows=max_rows,
+                                             ocr_cache=Path(ocr_cache) if ocr_cache else None)).text
 
 
 def document_text(settings: Settings, doc_id: str) -> str:
@@ -279,4 +281,5 @@ def document_text(settings: Settings, doc_id: str) -> str:
         raise UploadError(f"Le fichier du document « {doc_id} » n'est plus dans le corpus.")
     if path.suffix.lower() in TEXT_SUFFIXES:
         return decode_text(path.read_bytes(), path)
-    return _reference_text(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), str(corpus))
+    return _reference_text(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), str(corpus),
+                           str(Path(settings.index_dir) / "ocr"), settings.max_table_rows)

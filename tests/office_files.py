@@ -145,6 +145,15 @@ def make_rtf(path: Path, heading: str, paragraphs: list[str]) -> Path:
     return path
 
 
+_LATIN1 = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "œ": "oe", "Œ": "OE", "€": "EUR", "–": "-",
+                        "—": "-", "…": "...", "\u202f": " ", "\u2009": " ", "\u2011": "-"})
+
+
+def latin1(text: str) -> str:
+    """What the PDF core fonts can typeset: French accents stay, typographic extras are simplified."""
+    return text.translate(_LATIN1).encode("latin-1", "replace").decode("latin-1")
+
+
 def make_scanned_pdf(path: Path, pages: list[str], dpi: int = 150, text_pages: tuple[int, ...] = ()) -> Path:
     """A PDF of page images (a scan): each page's text is typeset, rendered, then kept only
     as a picture. Pages listed in text_pages (1-based) keep a real text layer instead."""
@@ -157,7 +166,7 @@ def make_scanned_pdf(path: Path, pages: list[str], dpi: int = 150, text_pages: t
         for text in texts:
             pdf.add_page()
             pdf.set_font("Helvetica", size=12)
-            pdf.multi_cell(0, 7, text)
+            pdf.multi_cell(0, 7, latin1(text))
         return bytes(pdf.output())
 
     rendered = pdfium.PdfDocument(typeset(pages))
