@@ -322,13 +322,8 @@ def _pdf_pieces(path: Path, info: DocumentInfo, options: "LoadOptions", doc_note
 
 def _ocr_pieces(path: Path, pdf, scanned: list[int], info: DocumentInfo, options: "LoadOptions",
                 doc_notes: dict) -> list[_Piece]:
-    from .ocr import OcrUnavailable, check_tesseract, ocr_pages
+    from .ocr import OcrUnavailable, ocr_pages
 
-    try:
-        check_tesseract()
-    except OcrUnavailable as exc:
-        pages = "toutes ses pages" if len(scanned) == len(pdf) else f"{len(scanned)} page(s) sans texte"
-        raise DocumentError(path, f"ce PDF est scanné ({pages}) et doit passer par l'OCR, mais {exc}.") from None
     done = [0]
 
     def on_page(_number):
@@ -336,7 +331,11 @@ def _ocr_pieces(path: Path, pdf, scanned: list[int], info: DocumentInfo, options
         options.progress("ocr", done=done[0], total=len(scanned), name=path.name)
 
     options.progress("ocr", done=0, total=len(scanned), name=path.name)
-    results = ocr_pages(pdf, scanned, info.content_hash, options.ocr_cache, on_page)
+    try:  # tesseract is needed only for pages not in the cache
+        results = ocr_pages(pdf, scanned, info.content_hash, options.ocr_cache, on_page)
+    except OcrUnavailable as exc:
+        pages = "toutes ses pages" if len(scanned) == len(pdf) else f"{len(scanned)} page(s) sans texte"
+        raise DocumentError(path, f"ce PDF est scanné ({pages}) et doit passer par l'OCR, mais {exc}.") from None
     doc_notes["ocr_pages"] = len(scanned)
     pieces, warnings = [], doc_notes.setdefault("warnings", [])
     floor = options.ocr_min_confidence

@@ -106,3 +106,12 @@ def test_second_run_is_a_no_op(indexed, drive):
     settings, _ = indexed
     again = ingest(settings, paths=[drive])
     assert again.indexed == 0 and again.skipped == 4 and again.embedded == 0
+
+
+def test_document_view_of_a_scan_reads_the_ocr_cache(indexed, monkeypatch, tmp_path):
+    from assistant.documents import document_text
+
+    settings, _ = indexed
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract to run: the text must come from the cache
+    text = document_text(settings, "Partage-Solidarites/Insertion/convention-signee.pdf")
+    assert "Guéret" in text
