@@ -64,8 +64,9 @@ PAUSE_ENV = "ASSISTANT_TEST_PAUSE_AT"
 def _pausing(progress: Progress) -> Progress:
     """Test-only: with ASSISTANT_TEST_PAUSE_AT="<event>:<file name>" (event "embedded": a batch of
     the file's passages was embedded and stored; "stored": all of them are stored, its registry
-    record is not yet written), ingestion prints "pause <event> <file name>" on stdout at the
-    first such event and waits there, so a test kills the process at that exact point."""
+    record is not yet written; "advance": it is written), ingestion prints "pause <event> <file
+    name>" on stdout at the first such event and waits there, so a test kills the process at that
+    exact point whatever the machine's speed."""
     spec = os.environ.get(PAUSE_ENV, "")
     if not spec:
         return progress

@@ -273,7 +273,7 @@ class Store:
                 missing += len(wanted) - found
             return missing
         except InternalError as exc:
-            log.warning("the vector index of %s lacks stored passages: %s", collection.name, exc)
+            log.info("the vector index of %s lacks stored passages: %s", collection.name, exc)
             return -1
 
     def serving(self, collection, ids: list[str] | None = None):
