@@ -253,11 +253,14 @@ def _result(question: str, standalone: str, decision: Decision, results: list[Re
                         backend, decision.reason, decision.probability, highlight, notice, removed, timings=timings)
 
 
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
     """Events: {"type": "sources"}, {"type": "token"}, {"type": "answer", "answer": AnswerResult}."""
     settings = settings or get_settings()
     started = time.perf_counter()
-    ms = lambda: round((time.perf_counter() - started) * 1000, 1)  # noqa: E731
     question = clean_question(question, settings.max_question_chars)
     history = clean_history(history)
     retriever, scorer = get_retriever(settings), get_scorer(settings)
@@ -265,7 +268,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     model, notice = _model(settings, write or is_follow_up(question, history))
     standalone = rewrite_question(question, history, model, settings)
     results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
-    timings = {"retrieve_ms": ms()}
+    timings = {"retrieve_ms": _ms(started)}
     yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
            "retrieve_ms": timings["retrieve_ms"]}
 
@@ -279,7 +282,7 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     text = _written(settings, model, standalone, decision, given) if (
         write and model is not None and decision.outcome is Outcome.ANSWER) else ""
     backend = identity(settings) if text else "extractive"
-    timings.update(first_token_ms=ms(), total_ms=ms())
+    timings.update(first_token_ms=_ms(started), total_ms=_ms(started))
     result = _result(question, standalone, decision, results, removed, backend, notice, timings, text)
     yield {"type": "token", "text": result.answer}
     yield {"type": "answer", "answer": result}

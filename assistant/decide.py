@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .candidates import Candidate
-from .features import AnswerType, offered_types
+from .features import AnswerType, is_heading, offered_types
 from .outcome import Outcome, Reason
 
 MAX_SENTENCES = 2  # scored sentences shown; list items and a completing sentence may follow
@@ -49,11 +49,15 @@ def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType) -
     when it gives the expected type of answer that `best` lacks."""
     after = [c for c in candidates if c.passage == best.passage and c.index > best.index]
     after.sort(key=lambda c: c.index)
-    if best.text.rstrip().endswith(":"):
+    if after and _follows(best, after[0]) and is_heading(best.text):
+        return after[:1]  # a heading announces its content: the sentence under it is the answer's body
+    if best.text.rstrip().endswith(":") or kind is AnswerType.LIST and after and is_heading(after[0].text):
         items = []
         for c in after[:MAX_LIST_ITEMS]:
             if items and not _follows(items[-1], c) or not items and not _follows(best, c):
                 break
+            if not best.text.rstrip().endswith(":") and not is_heading(c.text):
+                break  # an announced list (« quatre axes… ») runs over its short item lines only
             items.append(c)
         return items
     if (after and _follows(best, after[0]) and kind not in (AnswerType.OTHER, AnswerType.YES_NO)

@@ -53,9 +53,9 @@ _ASK = [
     (AnswerType.ORG_PLACE, re.compile(r"\b(?:ou |quels? departements?|quelles? (?:villes?|regions?|communes?|instances?)|"
                                       r"quels? (?:organismes?|acteurs?|partenaires?|territoires?|sites?)|dans quels?|"
                                       r"which (?:department|body|bodies|region|city)|where)\b")),
-    (AnswerType.DEFINITION, re.compile(r"\b(?:qu'est-ce qu|qu'est ce qu|c'est quoi|que (?:signifie|veut dire|designe)|"
-                                       r"definition|definis|defini|a quoi sert|en quoi consiste|what is|what does .* stand|"
-                                       r"what are the .* of|kesako|ca veut dire)\b")),
+    (AnswerType.DEFINITION, re.compile(r"\b(?:qu'est-ce qu|qu'est ce qu|c'est quoi\b|que (?:signifie|veut dire|designe)\b|"
+                                       r"definition|definis|defini\b|a quoi sert|en quoi consiste|what is\b|what does .* stand|"
+                                       r"kesako|ca veut dire)")),
     (AnswerType.LIST, re.compile(r"\b(?:quel(?:le)?s sont|lesquel\w*|liste\w*|enumer\w*|cite\w*|quels? (?:axes|leviers|"
                                  r"mesures|objectifs|engagements|priorites|propositions|niveaux|domaines|actions)|"
                                  r"what are|which are|list)\b")),
@@ -68,7 +68,8 @@ _ACTUAL = re.compile(r"\b(?:reellement|effectivement|finalement|concretement|en 
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|oublie|ne tiens pas compte d)\w*\s+(?:\w+\s+){0,3}(?:instructions?|consignes?|regles?|tout)\b|"
     r"\b(?:ecris|redige|compose|invente|imagine|traduis|genere)\w*\b|\b(?:prompt|message) systeme\b|"
-    r"\b(?:ignore|disregard|forget)\b|\bsystem prompt\b|\byou are now\b|\bfais comme si\b|\btu es (?:desormais|maintenant)\b")
+    r"\b(?:ignore|disregard|forget)\b|\bsystem prompt\b|\byou are now\b|\bfais comme si\b|\btu es (?:desormais|maintenant)\b|"
+    r"\boublie (?:les|tes|ce|le|la)\b|\bsans (?:citer|mentionner) (?:de |les |aucune )?sources?\b")
 
 # ----- what a sentence offers (folded text) --------------------------------------------------
 _NUM = r"\d+(?:[ .\u00a0\u202f]\d{3})*(?:,\d+)?"
@@ -89,7 +90,10 @@ _DEFINES = re.compile(r"\b(?:est (?:un|une|le|la|l')|sont (?:des|les)|designe|co
 _LISTS = re.compile(r":\s*\S|;.*;|^\s*(?:[•▪●■◦➢➤►✓–—-]|\d+[.)°]|[a-z]\))\s")
 _TARGET = re.compile(r"\b(?:objectifs?|cibles?|ambitions?|prevoi\w*|prevu\w*|s'engag\w*|engagera\w*|devr\w*|sera|seront|"
                      r"serait|pourra|pourront|vise\w*|d'ici|a minima|projet\w*|annonc\w*|propos\w*)\b|^\W*a [a-z]+(?:er|ir|re)\b")
-_HONORIFIC = re.compile(r"\b(?:m\.|mme|monsieur|madame|ministre|president\w*|directeur\w*|depute\w*|senat\w*|maire|prefet\w*)\b")
+# A title directly followed by a capitalised name (« M. Bierry », « Mme Borne »): a person, where a title
+# alone (« la Première ministre ») names none.
+_TITLED_NAME = re.compile(r"\b(?:M\.|Mme|Monsieur|Madame|ministre|[Pp]résident(?:e)?|[Dd]irect(?:eur|rice))\s+"
+                          r"[A-ZÀ-Ý][a-zà-ÿ]+(?:[ -][A-ZÀ-Ý][\wÀ-ÿ-]+)?")
 
 
 @functools.lru_cache(maxsize=1)
@@ -149,7 +153,7 @@ def offered_types(text: str) -> set[AnswerType]:
     if _YEAR.search(folded) or _MONTH.search(folded) or (_DEADLINE.search(folded) and numbers(folded)):
         out.add(AnswerType.DATE)
     labels = sentence_entities(text)
-    if "PER" in labels or _HONORIFIC.search(folded) and name_words(text):
+    if "PER" in labels or _TITLED_NAME.search(text):
         out.add(AnswerType.PERSON)
     if labels & {"ORG", "LOC"} or name_words(text):
         out.add(AnswerType.ORG_PLACE)
@@ -305,6 +309,21 @@ def numbers_present(x: Context) -> float:
     return len(x.q.numbers & around) / len(x.q.numbers)
 
 
+def numbers_in_sentence(x: Context) -> float:
+    """Share of the question's numbers written in the sentence itself (1 when it gives none)."""
+    if not x.q.numbers:
+        return 1.0
+    return len(x.q.numbers & numbers(x.c.text)) / len(x.q.numbers)
+
+
+def year_mismatch(x: Context) -> float:
+    """The question names a year the sentence does not, and the sentence dates itself with another
+    (« le fonds en 2023 » against « 135 millions d'euros en 2019 »)."""
+    asked = set(_YEAR.findall(x.q.text))
+    said = set(_YEAR.findall(x.c.text))
+    return float(bool(asked) and bool(said) and not asked & said)
+
+
 def type_offered(x: Context) -> float:
     """The sentence gives the type of answer the question expects (1), or the question expects none in
     particular (0.5)."""
@@ -348,10 +367,15 @@ def list_shape(x: Context) -> float:
     return float(x.q.kind is AnswerType.LIST and AnswerType.LIST in offered_types(x.c.text))
 
 
+def is_heading(text: str) -> bool:
+    """A short line without closing punctuation: a heading or a list item."""
+    text = text.strip()
+    return len(text) < 100 and not re.search(r"[.!?…:;»)]$", text)
+
+
 def heading_like(x: Context) -> float:
     """Short line without closing punctuation: a heading, rarely an answer on its own."""
-    text = x.c.text.strip()
-    return float(len(text) < 80 and not re.search(r"[.!?…:;]$", text))
+    return float(is_heading(x.c.text))
 
 
 def length(x: Context) -> float:
@@ -401,7 +425,8 @@ def few_terms(x: Context) -> float:
 
 FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, passage_coverage, dense_similarity, dense_gap,
             coverage_rank, dense_rank, novelty,
-            passage_rank, passage_score, passage_dense, names_present, numbers_present, type_offered,
+            passage_rank, passage_score, passage_dense, names_present, numbers_present, numbers_in_sentence,
+            year_mismatch, type_offered,
             type_offered_next, type_confused, plan_for_fact, definition_shape, list_shape, heading_like, length,
             first_in_passage, relevance, unknown_share, absent_names, absent_numbers, question_instruction, english,
             few_terms]
