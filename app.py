@@ -82,6 +82,8 @@ CSS = """
 .status.info { background: #eff6ff; color: #1e3a8a; }
 .status.error { background: #fef2f2; color: #991b1b; border: 1px solid #fecaca; }
 .status.ok { background: #f0fdf4; color: #166534; }
+.status.warn { background: #fffbeb; color: #92400e; }
+.refusal.check { background: #f0f9ff; border-left-color: #0284c7; }
 .refusal { background: #fffbeb; border-left: 4px solid #d97706; padding: .5rem .7rem; border-radius: 4px; }
 #sources { max-height: 72vh; overflow-y: auto; }
 #sources .turn-q { font-weight: 600; margin: .3rem 0; }
@@ -282,9 +284,8 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             turns.append(turn)
             chat[-1] = {"role": "assistant", "content": render.answer_message(turn_index, answer)}
             export = _write_export(session, turns)
-            note = ("Pas de réponse dans les documents : voyez les passages les plus proches." if result.refused
-                    else f"Réponse vérifiée : {len(answer['citations'])} source(s) citée(s). Cliquez sur [n] pour voir le passage.")
-            yield out(chat, "", False, render.sources_panel(turns), render.status(note, "ok"), turns,
+            note, kind = render.outcome_status(answer)
+            yield out(chat, "", False, render.sources_panel(turns), render.status(note, kind), turns,
                       gr.update(value=str(export), interactive=True), render.answer_plain(answer))
         except AssistantError as exc:
             chat[-1:] = [{"role": "assistant", "content": render.error_message(str(exc))}] if chat else []
@@ -604,6 +605,14 @@ def main() -> None:
         print(f"Erreur : {exc}", file=sys.stderr)
         sys.exit(1)
     setup_logging(settings)
+    from assistant.answer import get_scorer
+    from assistant.scorer import ScorerError
+
+    try:  # the decision model is required: never serve answers without it
+        get_scorer(settings)
+    except ScorerError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        sys.exit(1)
     app, _ = build(settings)
     threading.Thread(target=warm_up, args=(settings,), daemon=True).start()
     host = settings.app_host

@@ -60,11 +60,29 @@ def motive(reason: str) -> str:
     return f"Motif : {reason.rstrip('.')}."
 
 
+def outcome_status(result: dict) -> tuple[str, str]:
+    """The status line under the chat for an answer's outcome, and its kind (colour)."""
+    outcome = result.get("outcome") or ("refuse" if result.get("refused") else "answer")
+    if outcome == "answer":
+        return (f"{result.get('headline', 'Réponse trouvée dans les documents')} : {len(result.get('citations', []))} "
+                "source(s). Chaque phrase figure mot pour mot dans le passage cité ; cliquez sur [n] pour le voir.", "ok")
+    if outcome == "check":
+        return ("Pas de réponse directe : la phrase la plus proche est surlignée, à vérifier dans son passage.", "warn")
+    return ("Pas de réponse dans les documents : voyez les passages les plus proches.", "warn")
+
+
 def answer_message(turn: int, result: dict) -> str:
-    """The verified answer with clickable [n], or the refusal with the closest passages."""
+    """The verified answer with clickable [n]; passages to check with the closest sentence; or the refusal."""
     if result.get("refused"):
         closest = result.get("closest") or []
-        lines = [f'<div class="refusal"><strong>Pas de réponse dans les documents.</strong> {esc(REFUSAL)}']
+        if result.get("outcome") == "check":
+            lines = ['<div class="refusal check"><strong>Pas de réponse directe : voici les passages les plus '
+                     'proches.</strong>']
+            for h in result.get("highlight") or []:
+                lines.append(f'<br>Phrase la plus proche, à vérifier : « <mark>{esc(h["sentence"])}</mark> » '
+                             f'<a href="#{src_id(turn, h["n"])}">[{h["n"]}]</a>')
+        else:
+            lines = [f'<div class="refusal"><strong>Pas de réponse dans les documents.</strong> {esc(REFUSAL)}']
         if result.get("refusal_reason"):  # why: a year absent, personal data, words in no document…
             lines.append(f'<br><span class="refusal-reason">{esc(motive(result["refusal_reason"]))}</span>')
         if closest:

@@ -6,6 +6,7 @@ import pytest
 
 from assistant import render
 from assistant.answer import answer
+from assistant.outcome import Outcome
 from assistant.discover import document_cards, glossary, load_starters
 from assistant.documents import list_documents
 from assistant.retrieve import Retriever
@@ -34,7 +35,9 @@ def test_starter_question_is_answered_by_the_corpus(seed, theme, question, expec
     passages = " ".join(normalize(r.text) for r in retriever.search(question, k=settings.answer_passages))
     assert normalize(expect).lower() in passages.lower(), (question, expect)
     result = answer(question, settings=settings)
-    assert not result.refused, (question, result.refusal_reason)
+    # A starter is never refused outright: an answer, or the closest passages to check (issue #19 asks
+    # for every starter to be an answer; not met yet).
+    assert result.outcome is not Outcome.REFUSE, (question, result.refusal_reason)
 
 
 def test_cards_and_glossary_from_the_seed_index(seed):
