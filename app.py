@@ -14,6 +14,7 @@ from assistant import offline
 offline.apply()  # before gradio is imported: analytics and hub look-ups off
 
 import hmac  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import queue  # noqa: E402
 import re  # noqa: E402
@@ -65,8 +66,85 @@ HEAD = """<script>
     ev.stopPropagation();
     openSource(a.getAttribute('href').slice(1));
   }, true);
+
+  // The question box: Enter sends (as the « Envoyer » button, so a disabled button sends nothing),
+  // Shift+Enter goes to the line. Gradio's own multi-line textbox does the reverse: it never sees these keys.
+  function inQuestion(ev) {
+    var t = ev.target;
+    return t && t.tagName === 'TEXTAREA' && t.closest && t.closest('#question');
+  }
+  function onKey(ev) {
+    if (ev.key !== 'Enter' || ev.isComposing || !inQuestion(ev)) return;
+    ev.stopPropagation();
+    if (ev.shiftKey) return;  // the browser's own new line
+    ev.preventDefault();
+    if (ev.type !== 'keydown') return;
+    var send = document.querySelector('#send');
+    if (send && !send.disabled) send.click();
+  }
+  ['keydown', 'keypress', 'keyup'].forEach(function (type) { document.addEventListener(type, onKey, true); });
+
+  // Labels Gradio writes in English whatever the language (or in a French that says « télécharger »,
+  // to download, for an upload): rewritten in place, including the ones it adds later.
+  var LABELS = __UI_FR__;
+  var ATTRS = ['aria-label', 'title', 'placeholder', 'alt'];
+  function fix(value) {
+    if (!value) return value;
+    if (Object.prototype.hasOwnProperty.call(LABELS.exact, value.trim())) return LABELS.exact[value.trim()];
+    var out = value;
+    LABELS.replace.forEach(function (r) { out = out.split(r[0]).join(r[1]); });
+    return out;
+  }
+  function fixNode(node) {
+    if (node.nodeType === 3) {
+      var v = fix(node.nodeValue);
+      if (v !== node.nodeValue) node.nodeValue = v;
+      return;
+    }
+    if (node.nodeType !== 1) return;
+    ATTRS.forEach(function (a) {
+      var v = node.getAttribute(a);
+      if (v) { var f = fix(v); if (f !== v) node.setAttribute(a, f); }
+    });
+    for (var c = node.firstChild; c; c = c.nextSibling) fixNode(c);
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      if (r.type === 'attributes' || r.type === 'characterData') fixNode(r.target);
+      else r.addedNodes.forEach(fixNode);
+    });
+  }).observe(document.documentElement, {subtree: true, childList: true, characterData: true,
+                                         attributes: true, attributeFilter: ATTRS});
+  if (document.body) fixNode(document.body);
+  else document.addEventListener('DOMContentLoaded', function () { fixNode(document.body); });
 })();
 </script>"""
+
+# Gradio's English (or misleading French) labels -> the page's French; applied by HEAD's script.
+UI_FR = {
+    "exact": {
+        "Liked": "J'aime (avis donné)",
+        "Disliked": "Je n'aime pas (avis donné)",
+        "Click to upload or drop files": "Cliquez pour choisir un fichier ou déposez-le ici",
+        "Drop File Here": "Déposez le fichier ici",
+        "Loading...": "Chargement…",
+        "Clear": "Effacer",
+        "Copy": "Copier",
+        "Copied": "Copié",
+        "Retry": "Réessayer",
+        "Undo": "Annuler",
+        "Share": "Partager",
+        "Submit": "Envoyer",
+        "Upload": "Importer",
+        "Download": "Télécharger",
+    },
+    "replace": [
+        ["Cliquez pour télécharger un fichier", "Cliquez pour choisir un fichier"],
+        ["Cliquez pour télécharger", "Cliquez pour choisir un fichier"],
+        ["pour le télécharger", "pour l'importer"],
+        ["ici pour télécharger", "ici pour l'importer"],
+    ],
+}
 
 # Clipboard API where the page is a secure context (loopback, https), the old way elsewhere.
 COPY_JS = """(text) => {
@@ -77,6 +155,7 @@ COPY_JS = """(text) => {
 }"""
 
 CSS = """
+.hint { color: #475569; font-size: .85rem; margin-top: -.4rem; }
 .privacy { background: #fff7ed; border: 1px solid #fdba74; border-radius: 6px; padding: .5rem .8rem; font-size: .92rem; }
 .status { padding: .35rem .6rem; border-radius: 6px; font-size: .92rem; }
 .status.info { background: #eff6ff; color: #1e3a8a; }
@@ -467,6 +546,8 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                                         "Nouveau ou nouvelle ? Commencez par l'onglet « Découvrir ».")
                         msg = gr.Textbox(label="Votre question", placeholder=PLACEHOLDER, lines=2, max_lines=8,
                                          elem_id="question", autofocus=True)
+                        gr.HTML('<div class="hint" id="question-hint">Entrée pour envoyer, '
+                                'Maj+Entrée pour aller à la ligne.</div>')
                         with gr.Row():
                             send = gr.Button("Envoyer", variant="primary", elem_id="send")
                             new = gr.Button("Nouvelle conversation", elem_id="new-conversation")
@@ -573,7 +654,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         auth=parse_auth(settings.auth),
         auth_message="Assistant solidarités : connectez-vous avec l'identifiant fourni par votre service.",
         footer_links=[], run_history=False, show_error=True, max_file_size=f"{settings.upload_max_mb}mb",
-        theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]), css=CSS, head=HEAD, ssr_mode=False, mcp_server=False, pwa=False,
+        theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]), css=CSS, head=HEAD.replace("__UI_FR__", json.dumps(UI_FR, ensure_ascii=False)), ssr_mode=False, mcp_server=False, pwa=False,
     )
     for route in app.routes:
         if getattr(route, "path", None) in ("", "/") and hasattr(route, "app"):

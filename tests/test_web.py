@@ -303,6 +303,24 @@ def test_double_click_sends_once_and_input_is_locked_while_answering(page):
     assert _bot_count(page) == 1
 
 
+def test_enter_sends_and_shift_enter_goes_to_the_line(page):
+    assert "Entrée pour envoyer, Maj+Entrée pour aller à la ligne" in page.inner_text("#question-hint")
+    box = page.locator("#question textarea")
+    box.click()
+    page.keyboard.type("Quel était le montant du fonds")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("de contractualisation en 2019 ?")
+    assert box.input_value() == "Quel était le montant du fonds\nde contractualisation en 2019 ?"
+    page.wait_for_timeout(500)  # nothing is sent by Shift+Enter
+    assert page.locator("#chatbot [data-testid='user']").count() == 0
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => /135/.test((Array.from(document.querySelectorAll('#chatbot [data-testid=\"bot\"]')).pop() || {}).textContent || '')"
+                           " && !document.querySelector('#send').disabled", timeout=240_000)
+    assert page.locator("#chatbot [data-testid='user']").count() == 1 and _bot_count(page) == 1
+    assert "de contractualisation" in page.locator("#chatbot [data-testid='user']").last.inner_text()
+    assert box.input_value() == ""  # sent, not a new line added
+
+
 def test_rate_limit_per_session(page):
     # 4 per minute in this app: few enough to be sent within the minute on a loaded machine.
     for i in range(4):
@@ -446,3 +464,55 @@ def test_real_model_answer_behind_login(browser, built, tmp_path):
     finally:
         server.stop()
     assert re.search(r"prêt : index chargé, modèle llama", (server.data / "app.log").read_text(encoding="utf-8"))
+
+
+# ----- every label in French -----------------------------------------------------------------------
+# English words of Gradio's own interface (buttons, upload zones, chat icons, loaders…).
+ENGLISH_UI = ("Upload", "Uploading", "Drop", "Click", "Like", "Liked", "Dislike", "Disliked", "Clear", "Submit",
+              "Loading", "Copy", "Copied", "Share", "Retry", "Undo", "Delete", "Edit", "Remove", "Download",
+              "Close", "Open", "Error", "Settings", "Built with", "Use via API", "Stop", "Flag", "here", "file",
+              "files", "or", "the")
+_ENGLISH_RE = re.compile(r"(?<![\w'’-])(" + "|".join(re.escape(w) for w in ENGLISH_UI) + r")(?![\w'’-])")
+
+_LABELS_JS = """() => {
+  const out = [document.body.innerText];
+  for (const el of document.querySelectorAll('[aria-label], [title], [placeholder], [alt], button')) {
+    for (const a of ['aria-label', 'title', 'placeholder', 'alt']) {
+      const v = el.getAttribute(a);
+      if (v) out.push(a + '=' + v);
+    }
+    if (el.tagName === 'BUTTON') out.push('button=' + el.innerText);
+  }
+  return out;
+}"""
+
+
+def _english_labels(page) -> list[str]:
+    found = []
+    for text in page.evaluate(_LABELS_JS):
+        for line in text.splitlines():
+            if _ENGLISH_RE.search(line):
+                found.append(line.strip()[:120])
+    return sorted(set(found))
+
+
+def test_every_label_of_the_page_is_in_french(page):
+    seen: list[str] = []
+    ask(page, QUESTION)
+    bot = page.locator("#chatbot [data-testid='bot']").last
+    bot.hover()
+    page.locator("#chatbot button[aria-label=\"Je n'aime pas\"]").last.click()  # the icon's label then changes
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('enregistré')")
+    seen += _english_labels(page)
+    page.get_by_role("tab", name="Découvrir").click()
+    page.wait_for_selector("#cards .card")
+    seen += _english_labels(page)
+    page.get_by_role("tab", name="Documents").click()
+    page.click("#admin")
+    page.wait_for_selector("#upload")
+    seen += _english_labels(page)
+    upload_zone = page.inner_text("#upload")
+    assert "télécharger" not in upload_zone.lower() and "fichier" in upload_zone, upload_zone  # upload, not download
+    page.locator("#delete-choice input").click()  # the open list
+    seen += _english_labels(page)
+    assert not sorted(set(seen)), sorted(set(seen))
