@@ -71,6 +71,7 @@ def test_ingest_killed_midway_leaves_a_consistent_index_and_the_next_run_finishe
     assert again.documents == 3 and not again.errors
     assert again.chunks > first.chunks
     assert again.indexed == (0 if event == "advance" else 1)
+    assert (again.embedded > 0) == (event == "embedded")  # only a kill while embedding left passages to do
     retriever = Retriever(settings)
     for mode in ("hybrid", "dense"):
         hits = retriever.search("plein emploi et transition écologique des départements", k=3, mode=mode)
