@@ -279,10 +279,13 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             message = render.status(f"Index indisponible : {exc}", "error")
             return message, message
 
-    def documents_state() -> tuple[str, list[str]]:
-        """The documents table (HTML) and the ids a deletion can choose from."""
+    def documents_state() -> tuple[str, list[tuple[str, str]]]:
+        """The documents table (HTML) and the documents a deletion can choose from (label, id)."""
         docs = documents.list_documents(settings)
-        return render.documents_table(docs), [d["doc_id"] for d in docs]
+        return render.documents_table(docs), [(render.document_choice(d), d["doc_id"]) for d in docs]
+
+    def find_document(doc_id: str) -> dict | None:
+        return next((d for d in documents.list_documents(settings) if d["doc_id"] == doc_id), None)
 
     def is_admin(token: str) -> bool:
         return bool(settings.admin_token) and hmac.compare_digest(
@@ -488,21 +491,43 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         yield (render.status(result.message, "ok" if result.added else "info"), table,
                gr.update(choices=ids, value=None), cards, gloss)
 
-    def on_delete(token, doc_id):
+    def on_choose_delete(doc_id):
+        """The confirmation box of a deletion: names the chosen document and its passage count, unticked."""
+        try:
+            doc = find_document(doc_id) if doc_id else None
+        except AssistantError:
+            doc = None
+        if doc is None:
+            return gr.update(visible=False, value=False)
+        return gr.update(visible=True, value=False, label=render.delete_confirmation(doc))
+
+    def on_delete(token, doc_id, confirmed):
+        """Outputs (admin status, documents table, delete choices, cards, glossary, confirmation box)."""
         skip = gr.skip()
         if not is_admin(token):
-            return render.status(admin_refusal(token), "error"), skip, skip, skip, skip
+            return render.status(admin_refusal(token), "error"), skip, skip, skip, skip, skip
         if not doc_id:
-            return render.status("Choisissez le document à supprimer.", "error"), skip, skip, skip, skip
+            return render.status("Choisissez le document à supprimer.", "error"), skip, skip, skip, skip, skip
+        try:
+            doc = find_document(doc_id)
+        except AssistantError as exc:
+            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
+        if doc is None:
+            return render.status(f"Document introuvable : {doc_id}.", "error"), skip, skip, skip, skip, skip
+        if not confirmed:
+            return (render.status(f"Suppression de « {doc['title']} » ({doc['doc_id']}, {doc['chunks']} passages) "
+                                  "non faite : cochez la case de confirmation, puis cliquez de nouveau sur "
+                                  "« Supprimer ».", "error"), skip, skip, skip, skip, skip)
         try:
             message = documents.delete_document(settings, doc_id)
             get_retriever(settings, refresh=True)
         except AssistantError as exc:
-            return render.status(str(exc), "error"), skip, skip, skip, skip
+            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
         log.info("delete: %s", message)
         cards, gloss = discover_html()
         table, ids = documents_state()
-        return render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss
+        return (render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss,
+                gr.update(visible=False, value=False))
 
     def on_export_feedback(token):
         if not is_admin(token):
@@ -594,9 +619,12 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                         up_date = gr.Textbox(label="Date (facultatif, AAAA-MM-JJ)")
                     add = gr.Button("Ajouter et indexer", variant="primary", elem_id="add-document")
                     with gr.Row():
-                        to_delete = gr.Dropdown(choices=ids0, label="Document à supprimer",
+                        # No document chosen at first: a deletion is always an explicit choice.
+                        to_delete = gr.Dropdown(choices=ids0, value=None, label="Document à supprimer",
                                                 elem_id="delete-choice")
                         delete = gr.Button("Supprimer", variant="stop", elem_id="delete-document")
+                    confirm_delete = gr.Checkbox(value=False, visible=False, label="Je confirme la suppression",
+                                                 elem_id="delete-confirm")
                     admin_status = gr.HTML(render.status(""), elem_id="admin-status")
                     export_fb = gr.Button("Exporter les avis (JSONL, format du jeu d'évaluation)", elem_id="export-feedback")
                     feedback_file = gr.File(label="Avis exportés", visible=False, elem_id="feedback-file")
@@ -620,7 +648,9 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                          show_progress="hidden").then(on_send, ask_inputs, ask_outputs, **options)
         admin_outputs = [admin_status, table, to_delete, cards, gloss]
         add.click(on_upload, [token, upload, up_title, up_publisher, up_date], admin_outputs, concurrency_limit=1)
-        delete.click(on_delete, [token, to_delete], admin_outputs, concurrency_limit=1)
+        to_delete.change(on_choose_delete, [to_delete], [confirm_delete], show_progress="hidden")
+        delete.click(on_delete, [token, to_delete, confirm_delete], admin_outputs + [confirm_delete],
+                     concurrency_limit=1)
         export_fb.click(on_export_feedback, [token], [admin_status, feedback_file])
         refresh.click(on_refresh, None, [table, to_delete])
 

@@ -314,6 +314,17 @@ def documents_table(docs: list[dict]) -> str:
             f"<th>Passages</th><th>Fichier</th><th>Indexé le</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def document_choice(doc: dict) -> str:
+    """A document in the deletion list: title, file and passage count."""
+    return f"{doc['title']} ({doc['doc_id']}) — {doc['chunks']} passages"
+
+
+def delete_confirmation(doc: dict) -> str:
+    """The label of the box to tick before a deletion."""
+    return (f"Je confirme la suppression de « {doc['title']} » ({doc['doc_id']}) et de ses {doc['chunks']} "
+            "passages de l'index.")
+
+
 # ----- the document view ------------------------------------------------------------------------
 def document_page(doc: dict, text: str, start: int, end: int) -> str:
     lines = text.splitlines() or [""]

@@ -375,6 +375,9 @@ def test_documents_upload_as_admin_refused_otherwise(page, app, tmp_path):
     table = page.locator("#documents-table")
     page.get_by_role("tab", name="Documents").click()
     assert "Une relation renouvelée" in table.inner_text() and "15" in table.inner_text()
+    page.click("#admin")
+    assert page.input_value("#delete-choice input") == ""  # no real document chosen in advance
+    assert not page.is_visible("#delete-confirm")
 
     _admin(page, "mauvais-mot-de-passe", html)
     page.click("#add-document")
@@ -412,18 +415,32 @@ def test_documents_upload_as_admin_refused_otherwise(page, app, tmp_path):
     assert "Zorglub" in doc.inner_text("main") and doc.locator("img").count() == 0
     assert page.dialogs == []
 
-    # Deletion: refused without the password, done with it.
+    # Deletion: refused without the password; with it, only once the box naming the document is ticked.
     page.get_by_role("tab", name="Documents").click()
     page.fill("#admin-token input", "")
-    page.locator("#delete-choice input").fill("dispositif-zorglub.html")
-    page.keyboard.press("Enter")
+    page.locator("#delete-choice input").click()
+    page.get_by_role("option", name=re.compile("dispositif-zorglub.html")).click()
+    confirm = page.locator("#delete-confirm")
+    confirm.wait_for(state="visible")
+    label = confirm.inner_text()
+    assert "Je confirme la suppression" in label and "dispositif-zorglub.html" in label, label
+    assert re.search(r"\d+ passages", label), label
+    assert not confirm.locator("input[type=checkbox]").is_checked()
     page.click("#delete-document")
     assert "Réservé" in _admin_status(page, "Réservé")
     assert (app.corpus / html.name).exists()
     page.fill("#admin-token input", ADMIN)
     page.click("#delete-document")
+    refused = _admin_status(page, "cochez")
+    assert "dispositif-zorglub.html" in refused and "passages" in refused, refused
+    assert (app.corpus / html.name).exists() and "dispositif-zorglub" in table.inner_text()
+    confirm.locator("input[type=checkbox]").check()
+    page.click("#delete-document")
     assert "supprimé" in _admin_status(page, "supprimé")
     assert not (app.corpus / html.name).exists() and "dispositif-zorglub" not in table.inner_text()
+    page.wait_for_function("() => !document.querySelector('#delete-confirm') || "
+                           "document.querySelector('#delete-confirm').offsetParent === null")
+    assert page.input_value("#delete-choice input") == ""
 
 
 def test_document_view_rejects_unknown_and_traversal(page, app):
