@@ -45,8 +45,21 @@ def location(source: dict, dash: str = "–") -> str:
         f", page {source['page']}" if "page" in source else "")
 
 
+_UNNAMED = re.compile(r"\s*[,;(]?\s*\bnon nommée?s?\)?\s*$", re.IGNORECASE)
+
+
+def publisher(value) -> str:
+    """A publisher as shown to staff: the manifest's « …, non nommé » (no named author) is cataloguing, not a name."""
+    return _UNNAMED.sub("", str(value or "")).strip()
+
+
+def _by(source: dict) -> str:
+    """Publisher and date as plain text (the copied answer, the export)."""
+    return ", ".join(b for b in (publisher(source.get("publisher", "")), str(source.get("date", "") or "")) if b)
+
+
 def _source_line(source: dict) -> str:
-    bits = [source.get("publisher", ""), source.get("date", "")]
+    bits = [publisher(source.get("publisher", "")), source.get("date", "")]
     return " — ".join(esc(b) for b in bits if b)
 
 
@@ -57,7 +70,7 @@ def streaming_message(raw: str) -> str:
 
 def motive(reason: str) -> str:
     """Why an answer is a refusal, as the chat, the copied answer and the CLI show it."""
-    return f"Motif : {reason.rstrip('.')}."
+    return f"Pourquoi : {reason.rstrip('.')}."
 
 
 def outcome_status(result: dict) -> tuple[str, str]:
@@ -123,7 +136,7 @@ def answer_plain(result: dict) -> str:
         {"n": i, "source": p["source"]} for i, p in enumerate(result.get("closest") or [], 1)]
     if shown:
         lines += ["", "Sources :" if not result.get("refused") else "Passages les plus proches :"]
-        lines += [f"[{c['n']}] {c['source']['title']} — {c['source']['publisher']}, {c['source']['date']} "
+        lines += [f"[{c['n']}] {c['source']['title']} — {_by(c['source'])} "
                   f"({c['source']['doc_id']}, {location(c['source'], '-')})" for c in shown]
     return "\n".join(lines)
 
@@ -243,6 +256,15 @@ def status(message: str, kind: str = "info") -> str:
 
 
 # ----- export ------------------------------------------------------------------------------
+_SPLIT_WORD = re.compile(r"(?<=\w-)[ \t]*\n[ \t]*(?=\w)")
+
+
+def _quote(text: str) -> list[str]:
+    """A passage as a Markdown quote, whole: never shortened, and a word the layout split over two lines
+    (« accompa-\\ngnement », « Saint-\\nDenis ») kept on one line, so no reader shows it cut in two."""
+    return ["> " + line.strip() for line in _SPLIT_WORD.sub("", text or "").splitlines() if line.strip()]
+
+
 def conversation_markdown(turns: list[dict]) -> str:
     lines = ["# Conversation avec l'assistant solidarités", "",
              f"Exportée le {datetime.now().strftime('%d/%m/%Y à %H:%M')}.", ""]
@@ -258,10 +280,10 @@ def conversation_markdown(turns: list[dict]) -> str:
             lines += ["### Sources" if not r.get("refused") else "### Passages les plus proches", ""]
             for c in shown:
                 s = c["source"]
-                lines.append(f"[{c['n']}] {s['title']} — {s['publisher']}, {s['date']} — {s['doc_id']}, "
+                lines.append(f"[{c['n']}] {s['title']} — {_by(s)} — {s['doc_id']}, "
                              f"{location(s, '-')}")
                 lines.append("")
-                lines += ["> " + line for line in c["text"].splitlines() if line.strip()]
+                lines += _quote(c["text"])
                 lines.append("")
     return "\n".join(lines)
 
@@ -272,7 +294,7 @@ def cards_html(cards) -> str:
     for c in cards:
         out.append(
             f'<article class="card"><h3>{esc(c.title)}</h3>'
-            f'<div class="meta">{esc(c.publisher)} — {esc(c.date)}</div>'
+            f'<div class="meta">{esc(publisher(c.publisher))} — {esc(c.date)}</div>'
             f'<div class="kind">{esc(c.kind)} · {c.chunks} passages</div>'
             + (f'<div class="themes">{"".join(f"<span>{esc(t)}</span>" for t in c.themes)}</div>' if c.themes else "")
             + (f'<div class="covers">Ce qu\'il couvre :<ul>{"".join(f"<li>{esc(h)}</li>" for h in c.headings)}</ul></div>'
@@ -307,7 +329,7 @@ def documents_table(docs: list[dict]) -> str:
     if not docs:
         return '<p class="empty">Aucun document indexé.</p>'
     rows = "".join(
-        f"<tr><td>{esc(d['title'])}</td><td>{esc(d['publisher'])}</td><td>{esc(d['date'])}</td>"
+        f"<tr><td>{esc(d['title'])}</td><td>{esc(publisher(d['publisher']))}</td><td>{esc(d['date'])}</td>"
         f"<td>{esc(d['kind'])}</td><td class=\"num\">{d['chunks']}</td><td><code>{esc(d['doc_id'])}</code></td>"
         f"<td>{esc(d['indexed_at'])}</td></tr>" for d in docs)
     return ('<table class="documents"><thead><tr><th>Titre</th><th>Éditeur</th><th>Date</th><th>Type</th>'
@@ -348,7 +370,7 @@ main div {{ padding: 0 1.2rem 0 4.5rem; text-indent: -3.3rem; }}
 :target {{ scroll-margin-top: 6rem; }}
 </style></head>
 <body><header><h1>{esc(doc['title'])}</h1>
-<div class="meta">{esc(doc['publisher'])} — {esc(doc['date'])} — {esc(doc['kind'])} — fichier {esc(doc['doc_id'])}</div>
+<div class="meta">{esc(publisher(doc['publisher']))} — {esc(doc['date'])} — {esc(doc['kind'])} — fichier {esc(doc['doc_id'])}</div>
 <div class="meta">{esc(where)}</div></header>
 <main>{''.join(rows)}</main></body></html>"""
 

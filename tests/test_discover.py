@@ -1,5 +1,6 @@
 """Découvrir: starter questions really answered by the corpus, document cards, glossary; escaping."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -74,7 +75,7 @@ def test_rendering_escapes_user_and_document_text():
         assert "<script>" not in piece and "<img" not in piece, piece
     assert '<a href="#src-0-1"' in pieces[0]
     refusal = render.answer_message(3, {"refused": True, "answer": "x", "closest": passages, "refusal_reason": evil})
-    assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal and "Motif : &lt;img" in refusal
+    assert 'class="refusal"' in refusal and 'href="#src-3-1"' in refusal and "Pourquoi : &lt;img" in refusal
     assert "<script>" not in refusal and "<img" not in refusal
 
 
@@ -86,3 +87,47 @@ def test_paraphrased_answer_sentence_still_highlights_its_passage_sentence():
     assert html.count("<mark>") == 1
     assert "<mark>Le fonds de contractualisation" in html and "2022.</mark>" in html
     assert "<mark>" not in render._highlight(passage, ["La météo sera clémente demain matin. [1]"])
+
+
+UNNAMED = "État (délégation interministérielle à la prévention et à la lutte contre la pauvreté), non nommé"
+
+
+def test_refusal_says_why_in_plain_words_and_no_publisher_shows_non_nomme():
+    source = {"doc_id": "strategie.txt", "title": "Une relation renouvelée", "publisher": UNNAMED, "date": "2019",
+              "start_line": 1, "end_line": 2}
+    passage = {"text": "Le fonds de contractualisation est de 135 millions d’euros.", "source": source}
+    refusal = {"refused": True, "answer": "Les documents disponibles ne permettent pas de répondre.",
+               "closest": [passage], "refusal_reason": "aucun document ne parle de crêpes"}
+    assert "Pourquoi : aucun document ne parle de crêpes." in render.answer_message(0, refusal)
+    assert "Pourquoi : aucun document ne parle de crêpes." in render.answer_plain(refusal)
+    assert "Motif" not in render.answer_message(0, refusal) + render.answer_plain(refusal)
+    result = {"answer": "Le fonds est de 135 millions d’euros. [1]", "refused": False,
+              "citations": [{"n": 1, **passage, "sentences": ["Le fonds est de 135 millions d’euros."]}]}
+    doc = {**source, "kind": "rapport", "chunks": 15, "indexed_at": "2026-12-01"}
+    shown = [render.answer_message(0, result), render.answer_plain(result), render.answer_plain(refusal),
+             render.sources_panel([{"question": "Montant ?", "passages": [passage], "result": result}]),
+             render.conversation_markdown([{"question": "Montant ?", "passages": [passage], "result": result}]),
+             render.documents_table([doc]), render.document_page(doc, "texte", 1, 1)]
+    for piece in shown:
+        assert "non nommé" not in piece, piece
+        assert "État (délégation interministérielle" in piece, piece
+    assert "— État (délégation interministérielle à la prévention et à la lutte contre la pauvreté), 2019 (" \
+        in render.answer_plain(result)
+    assert render.publisher("ANDASS, conseil d'administration") == "ANDASS, conseil d'administration"
+
+
+def test_markdown_export_quotes_every_passage_whole():
+    words = [f"mot{i:04d}" for i in range(600)]  # a passage far longer than any excerpt
+    text = " ".join(words[:300]) + "\nla montée en charge de l'accompa-\ngnement global, à Saint-\nDenis\n" \
+        + " ".join(words[300:])
+    source = {"doc_id": "long.txt", "title": "Long", "publisher": "ADF", "date": "2024", "start_line": 1,
+              "end_line": 9}
+    result = {"answer": "Réponse. [1]", "refused": False,
+              "citations": [{"n": 1, "text": text, "source": source, "sentences": []}]}
+    md = render.conversation_markdown([{"question": "Q ?", "passages": [], "result": result}])
+    quote = [line[2:] for line in md.splitlines() if line.startswith("> ")]
+    quoted_words = " ".join(quote).split()
+    for w in words + ["l'accompa-gnement", "Saint-Denis"]:
+        assert w in quoted_words, w  # every word there, none cut in two
+    assert not any(re.search(r"\w-$", line) for line in quote), quote
+

@@ -246,7 +246,7 @@ def test_refusal_looks_different_and_lists_closest_passages(page):
     answer = page.locator("#chatbot [data-testid='bot']").last
     assert answer.locator(".refusal").count() == 1
     assert "Pas de réponse dans les documents" in answer.inner_text()
-    assert "Motif" in answer.inner_text()  # why, in French
+    assert "Pourquoi :" in answer.inner_text() and "Motif" not in answer.inner_text()  # why, in plain French
     assert answer.locator("a[href^='#src-']").count() >= 1
     assert page.locator("#sources section.current .refusal").count() == 1
 
@@ -375,6 +375,7 @@ def test_documents_upload_as_admin_refused_otherwise(page, app, tmp_path):
     table = page.locator("#documents-table")
     page.get_by_role("tab", name="Documents").click()
     assert "Une relation renouvelée" in table.inner_text() and "15" in table.inner_text()
+    assert "non nommé" not in table.inner_text() and "État (délégation" in table.inner_text()
     page.click("#admin")
     assert page.input_value("#delete-choice input") == ""  # no real document chosen in advance
     assert not page.is_visible("#delete-confirm")
