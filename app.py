@@ -323,6 +323,14 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                                                "Votre question est conservée dans la zone de saisie.", "error"))
                 return
             busy.add(session)
+        owned = [True]
+
+        def release():  # once: a later question of this session may hold the flag by the time this ends
+            if owned:
+                owned.clear()
+                with busy_lock:
+                    busy.discard(session)
+
         try:
             wait = limiter.wait_seconds(session)
             if wait:
@@ -367,7 +375,11 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             chat[-1] = {"role": "assistant", "content": render.answer_message(turn_index, answer)}
             export = _write_export(session, turns)
             note, kind = render.outcome_status(answer)
-            yield out(chat, "", False, render.sources_panel(turns), render.status(note, kind), turns,
+            # Free the session before the last update re-enables « Envoyer », and leave the question box alone
+            # (cleared when the question was sent): Gradio may apply the last update twice (generating, then
+            # completed), which would wipe a question typed in between.
+            release()
+            yield out(chat, skip, False, render.sources_panel(turns), render.status(note, kind), turns,
                       gr.update(value=str(export), interactive=True), render.answer_plain(answer))
         except AssistantError as exc:
             chat[-1:] = [{"role": "assistant", "content": render.error_message(str(exc))}] if chat else []
@@ -379,8 +391,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                 chat[-1] = {"role": "assistant", "content": render.error_message(text)}
             yield out(chat, message, False, skip, render.status(text, "error"))
         finally:
-            with busy_lock:
-                busy.discard(session)
+            release()
 
     def _write_export(session: str, turns: list[dict]) -> Path:
         folder = export_dir / re.sub(r"[^A-Za-z0-9]", "", session)[:40]
