@@ -24,7 +24,7 @@ from .features import candidate_features
 from .gates import gate
 from .ground import ground
 from .lexical import analyze
-from .llm import LLMUnavailable, get_chat_model, hold_model, identity
+from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
 from .outcome import HEADLINES, Outcome, Reason, say
 from .prompts import load as load_prompt
 from .retrieve import Result, clean_question, get_retriever
@@ -34,7 +34,7 @@ from .verify import REFUSAL, split_sentences, verify
 
 log = logging.getLogger(__name__)
 
-NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la question de suivi est prise telle quelle."
+NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la réponse est faite sans lui, avec les phrases des documents."
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
                         r"\b(il|elle|ils|elles|le|la|les|ça|cela|celui|celle|ceux|ce dispositif|cette mesure)\s*\??\s*$",
                         re.IGNORECASE)
@@ -221,8 +221,8 @@ def _cited(decision: Decision) -> list[Citation]:
     return sorted(citations.values(), key=lambda c: c.n)
 
 
-def _written(settings: Settings, model, standalone: str, decision: Decision, given: list[Result]) -> str:
-    """Write style: the model phrases the accepted answer; only verified sentences are kept ("" if none)."""
+def _written(settings: Settings, model, standalone: str, decision: Decision, given: list[Result]) -> tuple[str, str]:
+    """Write style: the model phrases the accepted answer; (verified text or "", notice)."""
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
@@ -235,9 +235,10 @@ def _written(settings: Settings, model, standalone: str, decision: Decision, giv
             raw = (prompt | model | StrOutputParser()).invoke({"passages": passages, "question": neutralize(standalone)})
     except Exception as exc:  # crash, timeout, busy, server down: the extractive answer stands
         log.warning("LLM failed: %s", exc)
-        return ""
+        why = "occupé par les questions d'autres utilisateurs" if isinstance(exc, ModelBusy) else type(exc).__name__
+        return "", f"Le modèle de langage n'a pas pu répondre ({why}) : voici les phrases des documents choisies."
     verdict = verify(raw, {n: given[n - 1].text for n in cited})
-    return "" if verdict.refused else verdict.text()
+    return ("", "") if verdict.refused else (verdict.text(), "")
 
 
 def _result(question: str, standalone: str, decision: Decision, results: list[Result], removed: list[dict],
@@ -279,9 +280,10 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     else:
         q, candidates, features = candidate_features(standalone, given, retriever)
         decision, removed = ground(decide(candidates, scorer.proba(features), bars(settings, scorer), q.kind))
-    text = _written(settings, model, standalone, decision, given) if (
-        write and model is not None and decision.outcome is Outcome.ANSWER) else ""
+    text, failed = _written(settings, model, standalone, decision, given) if (
+        write and model is not None and decision.outcome is Outcome.ANSWER) else ("", "")
     backend = identity(settings) if text else "extractive"
+    notice = " ".join(x for x in (notice, failed) if x)
     timings.update(first_token_ms=_ms(started), total_ms=_ms(started))
     result = _result(question, standalone, decision, results, removed, backend, notice, timings, text)
     yield {"type": "token", "text": result.answer}

@@ -20,28 +20,20 @@ def _env(name: str, default: str) -> str:
     return default if value is None or value.strip() == "" else value.strip()
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_number(name: str, default, parse, kind: str):
     raw = _env(name, str(default))
     try:
-        return float(raw)
+        return parse(raw)
     except ValueError:
-        raise ValueError(f"La variable {name} doit être un nombre (valeur lue : {raw!r}).") from None
+        raise ValueError(f"La variable {name} doit être {kind} (valeur lue : {raw!r}).") from None
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"La variable {name} doit être un entier (valeur lue : {raw!r}).") from None
+    return _env_number(name, default, int, "un entier")
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw.replace(",", "."))
-    except ValueError:
-        raise ValueError(f"La variable {name} doit être un nombre (valeur lue : {raw!r}).") from None
+    return _env_number(name, default, lambda raw: float(raw.replace(",", ".")), "un nombre")  # « 0,5 » too
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def risk_coverage(per_question: list[dict]) -> dict:
     return {"coverage": [round(c, 4) for c in coverage], "risk": [round(r, 4) for r in risk], "aurc": round(area, 4)}
 
 
-def cross_validate(rows: Rows, folds: int = 5, C: float = 0.1) -> tuple[np.ndarray, list[dict]]:
+def cross_validate(rows: Rows, folds: int = 5, C: float = 0.03) -> tuple[np.ndarray, list[dict]]:
     """Out-of-fold probabilities (folds grouped by question) and each fold's figures."""
     from sklearn.model_selection import GroupKFold
 
@@ -156,7 +156,7 @@ def cross_validate(rows: Rows, folds: int = 5, C: float = 0.1) -> tuple[np.ndarr
     return p, reports
 
 
-def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: float = 0.1,
+def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: float = 0.03,
           write: bool = True) -> dict:
     """Build rows, cross-validate, choose the bars, fit on everything, save; returns the model dict."""
     rows = build_rows(settings)

@@ -91,7 +91,9 @@ def test_bad_inputs_through_the_cli(seed_index, tmp_path):
         out = _run(["ask", question], settings, ASSISTANT_LLM="extractive")
         assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr, (question[:20], out.stderr)
     out = _run(["ask", "Donne-moi une recette de crêpes au fromage."], settings, ASSISTANT_LLM="extractive")
-    assert "ne permettent pas de répondre" in out.stdout and "Motif :" in out.stdout and "crêpes" in out.stdout
+    # Never stated as an answer: a refusal, or at most passages to check.
+    assert ("ne permettent pas de répondre" in out.stdout or "Pas de réponse directe" in out.stdout), out.stdout
+    assert "Pourquoi :" in out.stdout and "Réponse trouvée" not in out.stdout
 
     batch = tmp_path / "bad.jsonl"
     lines = [

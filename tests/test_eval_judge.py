@@ -109,7 +109,7 @@ def test_judge_scores_are_cached_so_a_rerun_resumes(seed_index, tmp_path):
     from .test_eval import _items
 
     dataset = tmp_path / "set.jsonl"
-    dataset.write_text("\n".join(_items(("fact-001", "def-001"))) + "\n", encoding="utf-8")
+    dataset.write_text("\n".join(_items(("fact-001", "fact-003"))) + "\n", encoding="utf-8")  # both answered
     server = HTTPServer(("127.0.0.1", 0), _Relevance)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/v1"
