@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +122,3 @@ def fit(X: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5, C: floa
         "C": C,
         "folds": folds,
     }
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))

@@ -163,3 +163,19 @@ def decision(item, result: dict) -> dict:
     if outcome == "answer":
         out["answer_correct"] = float(correct)
     return out
+
+
+def risk_coverage(scored: list[tuple[float, bool]]) -> dict | None:
+    """(probability, correct) per question, answered in decreasing probability: the share answered
+    (coverage) against the share of those answers that are wrong (risk), and the area under that
+    curve (lower is better). The one definition used by the suite's report and by training."""
+    if not scored:
+        return None
+    ordered = sorted(scored, key=lambda pc: -pc[0])
+    coverage, risk, wrong = [], [], 0
+    for i, (_, correct) in enumerate(ordered, 1):
+        wrong += not correct
+        coverage.append(round(i / len(ordered), 4))
+        risk.append(round(wrong / i, 4))
+    area = sum((coverage[i] - coverage[i - 1]) * (risk[i] + risk[i - 1]) / 2 for i in range(1, len(coverage)))
+    return {"coverage": coverage, "risk": risk, "aurc": round(area, 4)}

@@ -183,19 +183,10 @@ def _mean(values) -> float | None:
 
 
 def risk_coverage(rows: list[dict]) -> dict | None:
-    """Answering in decreasing order of the scorer's probability: share answered (coverage) against share
-    of those answers not holding the evidence (risk), and the area under that curve (lower is better)."""
-    scored = [r for r in rows if r.get("probability") is not None]
-    if not scored:
-        return None
-    ordered = sorted(scored, key=lambda r: -r["probability"])
-    coverage, risk, wrong = [], [], 0
-    for i, r in enumerate(ordered, 1):
-        wrong += not (r["answerable"] and r["details"].get("holds_evidence_best", False))
-        coverage.append(round(i / len(ordered), 4))
-        risk.append(round(wrong / i, 4))
-    area = sum((coverage[i] - coverage[i - 1]) * (risk[i] + risk[i - 1]) / 2 for i in range(1, len(coverage)))
-    return {"coverage": coverage, "risk": risk, "aurc": round(area, 4)}
+    """The risk-coverage curve of a run, by the scorer's probability; a question counts as right when its
+    best sentences (shown, or highlighted when not answered) hold the evidence."""
+    return checks.risk_coverage([(r["probability"], bool(r["answerable"] and r["details"].get("holds_evidence_best")))
+                                 for r in rows if r.get("probability") is not None])
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -30,7 +30,7 @@ from assistant.retrieve import get_retriever
 from assistant.scorer import DEFAULT_PATH, Scorer, fit, rows_hash
 from assistant.settings import PROJECT_DIR, Settings
 
-from .checks import holds_evidence
+from .checks import holds_evidence, risk_coverage
 from .dataset import load
 
 DATASETS = PROJECT_DIR / "evals" / "datasets"
@@ -121,19 +121,6 @@ def operating_point(per_question: list[dict], bars: dict) -> dict:
     }
 
 
-def risk_coverage(per_question: list[dict]) -> dict:
-    """Coverage (share of questions answered) against risk (share of those answers that are wrong),
-    answering in decreasing order of probability; the area under it (lower is better)."""
-    ordered = sorted(per_question, key=lambda q: -q["p"])
-    coverage, risk, wrong = [], [], 0
-    for i, q in enumerate(ordered, 1):
-        wrong += not q["correct"]
-        coverage.append(i / len(ordered))
-        risk.append(wrong / i)
-    area = float(np.trapezoid(risk, coverage)) if len(coverage) > 1 else 0.0
-    return {"coverage": [round(c, 4) for c in coverage], "risk": [round(r, 4) for r in risk], "aurc": round(area, 4)}
-
-
 def cross_validate(rows: Rows, folds: int = 5, C: float = 0.03) -> tuple[np.ndarray, list[dict]]:
     """Out-of-fold probabilities (folds grouped by question) and each fold's figures."""
     from sklearn.model_selection import GroupKFold
@@ -171,7 +158,7 @@ def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: floa
         "candidate_passages": settings.answer_passages,
         "labels": "evals/checks.py::holds_evidence", "precision_target": PRECISION, "max_refused": MAX_REFUSED,
     }
-    curve = risk_coverage(per_question)
+    curve = risk_coverage([(q["p"], q["correct"]) for q in per_question])
     model["cross_validation"] = {"folds": reports, "overall": operating_point(per_question, bars),
                                  "aurc": curve["aurc"]}
     if write:

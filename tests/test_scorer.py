@@ -39,3 +39,12 @@ def test_probabilities_are_calibrated_monotone_and_explained():
 def test_rows_hash_changes_with_labels():
     X = np.ones((2, 3))
     assert rows_hash(X, np.array([0, 1]), ["a", "b"]) != rows_hash(X, np.array([1, 1]), ["a", "b"])
+
+
+def test_risk_coverage_area_rewards_confident_right_answers():
+    from evals.checks import risk_coverage
+
+    good = risk_coverage([(0.9, True), (0.8, True), (0.2, False), (0.1, False)])
+    bad = risk_coverage([(0.9, False), (0.8, False), (0.2, True), (0.1, True)])
+    assert good["aurc"] < bad["aurc"] and good["risk"][:2] == [0.0, 0.0] and bad["risk"][0] == 1.0
+    assert good["coverage"][-1] == 1.0 and risk_coverage([]) is None
