@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 
 from .candidates import Candidate
-from .lexical import analyze, fold
+from .lexical import fold
 from .verify import content_terms, looks_english, name_words, names, numbers
 
 

@@ -2,7 +2,6 @@
 grounding invariants, follow-ups with the real local model, and bad input."""
 
 import json
-import shutil
 from dataclasses import replace
 
 import pytest
