@@ -254,6 +254,31 @@ def _result(question: str, standalone: str, decision: Decision, results: list[Re
                         backend, decision.reason, decision.probability, highlight, notice, removed, timings=timings)
 
 
+def search(retriever, standalone: str, history: list[dict], settings: Settings) -> list[Result]:
+    """The passages an answer is built on (the first `answer_passages` give its candidates)."""
+    return retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+
+
+@dataclass
+class Scored:
+    """One question through gates, candidates, features, scorer and decision."""
+
+    decision: Decision
+    question: object = None  # features.Question; None when a gate refused
+    candidates: list = field(default_factory=list)
+    features: object = None
+    p: object = None
+
+
+def scored(standalone: str, given: list[Result], retriever, scorer: Scorer, settings: Settings) -> Scored:
+    refusal = gate(standalone, given)
+    if refusal:
+        return Scored(Decision.refusal(refusal))
+    q, candidates, features = candidate_features(standalone, given, retriever)
+    p = scorer.proba(features)
+    return Scored(decide(candidates, p, bars(settings, scorer), q.kind), q, candidates, features, p)
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -268,18 +293,13 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     write = settings.answer_style == "write"
     model, notice = _model(settings, write or is_follow_up(question, history))
     standalone = rewrite_question(question, history, model, settings)
-    results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+    results = search(retriever, standalone, history, settings)
     timings = {"retrieve_ms": _ms(started)}
     yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
            "retrieve_ms": timings["retrieve_ms"]}
 
     given = results[: settings.answer_passages]
-    refusal = gate(standalone, given)
-    if refusal:
-        decision, removed = Decision.refusal(refusal), []
-    else:
-        q, candidates, features = candidate_features(standalone, given, retriever)
-        decision, removed = ground(decide(candidates, scorer.proba(features), bars(settings, scorer), q.kind))
+    decision, removed = ground(scored(standalone, given, retriever, scorer, settings).decision)
     text, failed = _written(settings, model, standalone, decision, given) if (
         write and model is not None and decision.outcome is Outcome.ANSWER) else ("", "")
     backend = identity(settings) if text else "extractive"
@@ -296,20 +316,17 @@ def explain(question: str, history=None, settings: Settings | None = None) -> di
     retriever, scorer = get_retriever(settings), get_scorer(settings)
     history = clean_history(history)
     standalone = rewrite_question(clean_question(question, settings.max_question_chars), history, None, settings)
-    given = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
-    given = given[: settings.answer_passages]
-    refusal = gate(standalone, given)
-    if refusal:
-        return {"question": standalone, "gate": refusal.value, "candidates": []}
-    q, candidates, features = candidate_features(standalone, given, retriever)
-    p = scorer.proba(features)
-    order = sorted(range(len(candidates)), key=lambda i: -p[i])[:5]
-    decision = decide(candidates, p, bars(settings, scorer), q.kind)
-    return {"question": standalone, "answer_type": q.kind.value, "outcome": decision.outcome.value,
-            "bars": bars(settings, scorer).__dict__,
-            "candidates": [{"passage": candidates[i].passage, "sentence": candidates[i].text,
-                            "probability": round(float(p[i]), 4),
-                            "contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in scorer.explain(features[i])]}
+    got = scored(standalone, search(retriever, standalone, history, settings)[: settings.answer_passages],
+                 retriever, scorer, settings)
+    decision, _ = ground(got.decision)
+    out = {"question": standalone, "outcome": decision.outcome.value, "bars": bars(settings, scorer).__dict__}
+    if got.question is None:
+        return {**out, "gate": decision.reason.value, "candidates": []}
+    order = sorted(range(len(got.candidates)), key=lambda i: -got.p[i])[:5]
+    return {**out, "answer_type": got.question.kind.value,
+            "candidates": [{"passage": got.candidates[i].passage, "sentence": got.candidates[i].text,
+                            "probability": round(float(got.p[i]), 4),
+                            "contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in scorer.explain(got.features[i])]}
                            for i in order]}
 
 

@@ -33,7 +33,6 @@ class Decision:
     reason: Reason | None = None
     shown: list[Candidate] = field(default_factory=list)  # the answer's sentences, or the one to highlight
     probability: float = 0.0  # the best candidate's
-    best: int | None = None  # index of the best candidate in the scored list
 
     @classmethod
     def refusal(cls, reason: Reason, probability: float = 0.0) -> "Decision":
@@ -73,9 +72,9 @@ def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerT
     top = order[0]
     best_p = float(p[top])
     if best_p < bars.check:
-        return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p, top)
+        return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p)
     if best_p < bars.answer:
-        return Decision(Outcome.CHECK, Reason.UNCERTAIN, [candidates[top]], best_p, top)
+        return Decision(Outcome.CHECK, Reason.UNCERTAIN, [candidates[top]], best_p)
     picked = [top] + [i for i in order[1:MAX_SENTENCES] if p[i] >= bars.check]
     shown: list[Candidate] = []
     for i in picked:
@@ -83,4 +82,4 @@ def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerT
             if all(c.key != s.key for s in shown) and all(c.text != s.text for s in shown):
                 shown.append(c)
     shown.sort(key=lambda c: c.key)  # in reading order: passage, then place in it
-    return Decision(Outcome.ANSWER, None, shown, best_p, top)
+    return Decision(Outcome.ANSWER, None, shown, best_p)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -114,20 +114,20 @@ _ENTITIES: dict[str, frozenset[str]] = {}  # sentence text -> entity labels (sen
 _ENTITIES_MAX = 50000
 
 
-def annotate(texts: list[str]) -> None:
+def annotate(texts: list[str]) -> dict[str, frozenset[str]]:
     """Find the entities of many sentences at once (spaCy's batched pipe is several times faster)."""
     todo = [t for t in dict.fromkeys(texts) if t not in _ENTITIES]
     if len(_ENTITIES) + len(todo) > _ENTITIES_MAX:
         _ENTITIES.clear()
-    for text, doc in zip(todo, _nlp().pipe(todo, batch_size=64)):
-        _ENTITIES[text] = frozenset(e.label_ for e in doc.ents)
+    found = {text: frozenset(e.label_ for e in doc.ents) for text, doc in zip(todo, _nlp().pipe(todo, batch_size=64))}
+    _ENTITIES.update(found)
+    return found
 
 
 def sentence_entities(text: str) -> frozenset[str]:
     """Entity labels spaCy finds in a sentence (PER, ORG, LOC, MISC)."""
-    if text not in _ENTITIES:
-        annotate([text])
-    return _ENTITIES[text]
+    got = _ENTITIES.get(text)  # another question's thread may clear the cache: never index it blindly
+    return got if got is not None else annotate([text]).get(text, frozenset())
 
 
 def asked_type(question: str) -> AnswerType:
@@ -181,7 +181,6 @@ class Question:
     unknown_share: float  # share of its content stems in no indexed passage
     absent_names: int  # names it writes that no indexed passage writes
     absent_numbers: int  # numbers it gives that no retrieved passage holds
-    extra: dict = field(default_factory=dict)
 
 
 def analyse(question: str, retriever, results, vector: np.ndarray | None) -> Question:

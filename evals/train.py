@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer import clean_history, rewrite_question
+from assistant.answer import clean_history, rewrite_question, search
 from assistant.decide import MAX_SENTENCES
 from assistant.features import candidate_features
 from assistant.gates import gate
@@ -62,8 +62,7 @@ def build_rows(settings: Settings, sets: tuple[str, ...] = TRAINING_SETS) -> Row
         for item in load(path):
             history = clean_history(item.history)
             standalone = rewrite_question(item.question, history, None, settings)  # no LLM: deterministic
-            results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
-            given = results[: settings.answer_passages]
+            given = search(retriever, standalone, history, settings)[: settings.answer_passages]
             if gate(standalone, given):
                 continue  # refused before scoring: the scorer never sees these
             _, candidates, features = candidate_features(standalone, given, retriever)
@@ -127,13 +126,14 @@ def cross_validate(rows: Rows, folds: int = 5, C: float = 0.03) -> tuple[np.ndar
 
     p = np.zeros(len(rows.y))
     reports = []
-    for k, (train, test) in enumerate(GroupKFold(n_splits=folds).split(rows.X, rows.y, rows.groups)):
+    splits = list(GroupKFold(n_splits=folds).split(rows.X, rows.y, rows.groups))
+    for k, (train, test) in enumerate(splits):
         model = fit(rows.X[train], rows.y[train], [rows.groups[i] for i in train], folds=folds, C=C)
         p[test] = Scorer(model).proba(rows.X[test])
         reports.append({"fold": k + 1, "rows": len(test), "questions": len({rows.groups[i] for i in test})})
     per_question = question_level(rows, p)
     ids_of = {}
-    for k, (_, test) in enumerate(GroupKFold(n_splits=folds).split(rows.X, rows.y, rows.groups)):
+    for k, (_, test) in enumerate(splits):
         for i in test:
             ids_of[rows.groups[i]] = k
     bars = thresholds(per_question)
