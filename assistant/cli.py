@@ -453,9 +453,25 @@ def train_scorer(
 
 
 @app.command()
-def config():
-    """Afficher les réglages en vigueur (variables d'environnement ASSISTANT_*)."""
-    typer.echo(json.dumps(_settings().public(), ensure_ascii=False, indent=1))
+def config(
+    json_out: bool = typer.Option(False, "--json", help="Les valeurs en JSON (secrets masqués)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Le tableau des réglages du README, tiré des déclarations."),
+):
+    """Afficher les réglages en vigueur, par groupe, avec leur variable d'environnement ASSISTANT_*."""
+    from .settings import GROUPS, declared, markdown_table
+
+    if markdown:  # needs no environment: the declarations alone
+        typer.echo(markdown_table(), nl=False)
+        return
+    public = _settings().public()
+    if json_out:
+        typer.echo(json.dumps(public, ensure_ascii=False, indent=1))
+        return
+    for group in GROUPS:
+        typer.echo(f"[{group}]")
+        for f in declared():
+            if f.metadata["group"] == group:
+                typer.echo(f"  {f.metadata['env']} = {public[f.name]}")
 
 
 def main():

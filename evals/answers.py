@@ -15,17 +15,9 @@ from pathlib import Path
 from assistant.answer import answer, clean_history
 from assistant.errors import AssistantError
 from assistant.retrieve import Result, get_retriever
-from assistant.settings import PACKAGE_DIR, Settings
+from assistant.settings import PACKAGE_DIR, Settings, answer_independent
 
 from .dataset import Item
-
-# Settings that do not change an answer (where files live, the web app, the eval judge):
-# leaving them out keeps cached answers valid when only they change.
-_NOT_ANSWER_SETTINGS = {
-    "corpus_dir", "index_dir", "prompts_dir", "models_dir", "app_host", "app_port", "admin_token", "auth",
-    "data_dir", "upload_max_mb", "rate_limit_per_minute", "judge_url", "judge_model", "judge_api_key",
-    "judge_timeout",
-}
 
 
 def source_hash() -> str:
@@ -50,7 +42,8 @@ def config_key(settings: Settings) -> str:
     """Identity of everything that shapes an answer: settings, LLM, prompts' text."""
     from assistant.llm import identity
 
-    keep = {k: v for k, v in settings.public().items() if k not in _NOT_ANSWER_SETTINGS}
+    ignored = answer_independent()  # declared in settings.py: where files live, the web app, the judge
+    keep = {k: v for k, v in settings.public().items() if k not in ignored}
     prompts = "".join(p.read_text(encoding="utf-8") for p in sorted(Path(settings.prompts_dir).glob("*.md")))
     raw = json.dumps([keep, identity(settings), prompts, source_hash(), _file_hash(settings.scorer_path)],
                      sort_keys=True, default=str)
