@@ -46,6 +46,12 @@ class DocumentInfo:
     kind: str
     original_file: str
     content_hash: str
+    # Where each of title, date, publisher came from: "manifeste", "propriétés", "titre" (the first
+    # heading), or "" for the default (file name, « non datée »...).
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, field_name: str) -> str:
+        return dict(self.origins).get(field_name, "")
 
     def source_fields(self) -> dict:
         return {
@@ -91,18 +97,35 @@ def _default_title(path: Path) -> str:
 
 
 def document_info(path: Path, corpus_dir: Path, manifest: dict[str, dict],
-                  content_hash: str | None = None) -> DocumentInfo:
+                  content_hash: str | None = None, heading: str = "") -> DocumentInfo:
+    """A file's metadata: the manifest entry first, then the file's own properties (PDF info,
+    Office/OpenDocument core properties), then its first heading (title only), then defaults."""
     rel = path.resolve().relative_to(corpus_dir.resolve()).as_posix()
     entry = manifest.get(rel) or manifest.get(path.name) or {}
+    wanted = ("title", "date", "publisher")
+    props = {}
+    if not all(str(entry.get(k) or "").strip() for k in wanted):
+        from .office import document_properties
+
+        props = document_properties(path)
+    values, origins = {}, []
+    for key in wanted:
+        for origin, value in (("manifeste", entry.get(key)), ("propriétés", props.get(key)),
+                              ("titre", heading if key == "title" else "")):
+            if str(value or "").strip():
+                values[key] = str(value).strip()
+                origins.append((key, origin))
+                break
     return DocumentInfo(
         doc_id=rel,
         path=path,
-        title=str(entry.get("title") or _default_title(path)),
-        publisher=str(entry.get("publisher") or "non précisé"),
-        date=str(entry.get("date") or "non datée"),
+        title=values.get("title") or _default_title(path),
+        publisher=values.get("publisher") or "non précisé",
+        date=values.get("date") or "non datée",
         kind=str(entry.get("kind") or "document"),
         original_file=str(entry.get("original_file") or path.name),
         content_hash=content_hash or file_hash(path),
+        origins=tuple(origins),
     )
 
 

@@ -175,7 +175,8 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
 
     for path in todo:
         try:
-            info = document_info(path, corpus_dir, manifest, content_hash=hashes.get(path))
+            info = document_info(path, corpus_dir, manifest, content_hash=hashes.get(path),
+                                 heading=_cached_heading(settings, hashes.get(path)))
         except OSError as exc:
             report.errors.append(f"{path} : fichier illisible ({exc}).")
             progress("advance", name=path.name)
@@ -189,6 +190,8 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
             continue
         try:
             doc = load_document(info, LoadOptions.from_settings(settings, progress))
+            _cache_heading(settings, info.content_hash, doc.heading)
+            info = doc.info  # its title may be the first heading
             report.warnings.extend(doc.warnings)
             report.pages += doc.pages
             report.ocr_pages += doc.ocr_pages
@@ -289,6 +292,32 @@ def _known_vectors(collection, chunks) -> dict[str, list[float]]:
         for meta, vector in zip(got["metadatas"], got["embeddings"]):
             found.setdefault(meta["text_sha"], list(vector))
     return found
+
+
+# The first heading is known only once a file is loaded; kept by content hash, so an unchanged
+# file without a manifest title compares equal to its record and is not loaded again.
+def _heading_file(settings: Settings, digest: str) -> Path:
+    return Path(settings.index_dir) / "headings" / f"{digest}.txt"
+
+
+def _cached_heading(settings: Settings, digest: str | None) -> str:
+    if not digest:
+        return ""
+    try:
+        return _heading_file(settings, digest).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _cache_heading(settings: Settings, digest: str, heading: str) -> None:
+    path = _heading_file(settings, digest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(heading, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # only costs a reload next time
+        log.warning("heading cache not written (%s)", exc)
 
 
 def document_id(path: Path, corpus_dir: Path) -> str:

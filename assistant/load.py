@@ -56,6 +56,7 @@ class LoadedDocument:
     warnings: list[str] = field(default_factory=list)  # indexed, but worth a look (low OCR confidence)
     pages: int = 0  # PDF pages, slides
     ocr_pages: int = 0
+    heading: str = ""  # the first heading, the title when neither manifest nor properties give one
 
     def block_text(self, block: Block) -> str:
         return self.text[block.start : block.end]
@@ -302,7 +303,6 @@ def _pdf_pieces(path: Path, info: DocumentInfo, options: "LoadOptions", doc_note
     try:
         total = len(pdf)
         doc_notes["pages"] = total
-        doc_notes["properties"] = _pdf_properties(pdf)
         scanned = _scanned_pages(pdf)
         pieces: list[_Piece] = []
         if len(scanned) < total:
@@ -359,20 +359,6 @@ def _ocr_pieces(path: Path, pdf, scanned: list[int], info: DocumentInfo, options
         raise DocumentError(path, "ce PDF ne contient que des images et l'OCR n'y a reconnu aucun texte "
                                   "(pages blanches, photo illisible ou écriture manuscrite ?).")
     return pieces
-
-
-def _pdf_properties(pdf) -> dict:
-    try:
-        meta = pdf.get_metadata_dict()
-    except Exception:  # a damaged info dictionary is not worth refusing the file for
-        return {}
-    out = {}
-    if meta.get("Title", "").strip():
-        out["title"] = meta["Title"].strip()
-    m = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", meta.get("CreationDate", "") or "")
-    if m:
-        out["date"] = "-".join(g for g in m.groups() if g)
-    return out
 
 
 def _odp_pieces(path: Path, doc_notes: dict) -> list[_Piece]:
@@ -445,7 +431,7 @@ def load_document(info: DocumentInfo, options: LoadOptions | None = None) -> Loa
         blocks = _align(text, elements)
         if not blocks:
             raise DocumentError(path, "le texte extrait ne se retrouve pas dans le fichier.")
-        return LoadedDocument(info=info, text=text, blocks=blocks, text_is_source=True)
+        return _titled(LoadedDocument(info=info, text=text, blocks=blocks, text_is_source=True))
 
     parts, blocks, offset = [], [], 0
     for piece in pieces:
@@ -457,6 +443,31 @@ def load_document(info: DocumentInfo, options: LoadOptions | None = None) -> Loa
                             where=piece.where, ocr_confidence=piece.ocr_confidence, sheet=piece.sheet,
                             rows=piece.rows))
         offset += len(body) + 2
-    return LoadedDocument(info=info, text="\n\n".join(parts), blocks=blocks, text_is_source=False,
-                          warnings=notes.get("warnings", []), pages=notes.get("pages", 0),
-                          ocr_pages=notes.get("ocr_pages", 0))
+    return _titled(LoadedDocument(info=info, text="\n\n".join(parts), blocks=blocks, text_is_source=False,
+                                  warnings=notes.get("warnings", []), pages=notes.get("pages", 0),
+                                  ocr_pages=notes.get("ocr_pages", 0)))
+
+
+def first_heading(doc: LoadedDocument) -> str:
+    """The document's first heading, as a title: "" for spreadsheets (their titles are the
+    sheet names this module writes) and when the first blocks hold none."""
+    if doc.info.path.suffix.lower() in SHEET_SUFFIXES:
+        return ""
+    for block in doc.blocks[:50]:
+        if block.kind != "title" or block.rows:
+            continue
+        text = " ".join(doc.block_text(block).split()).strip("#*_= ").strip()
+        if 3 <= len(text) <= 200 and sum(ch.isalpha() for ch in text) >= 3:
+            return text
+    return ""
+
+
+def _titled(doc: LoadedDocument) -> LoadedDocument:
+    """Without a title from the manifest or the file's properties, the first heading is the title."""
+    from dataclasses import replace
+
+    doc.heading = first_heading(doc)
+    if doc.heading and not doc.info.origin("title"):
+        doc.info = replace(doc.info, title=doc.heading,
+                           origins=doc.info.origins + (("title", "titre"),))
+    return doc

@@ -9,6 +9,7 @@ before any converter sees them.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -139,3 +140,96 @@ def read_odp(path: Path) -> list[tuple[int, list[str]]]:
                 paras.append(text)
         slides.append((number, paras))
     return slides
+
+
+# ----- document properties: title, date, publisher without a manifest ----------------------
+PROPERTY_SUFFIXES = {".pdf", ".docx", ".xlsx", ".odt", ".ods", ".odp"}
+_META_MAX_BYTES = 1 << 20  # meta.xml / core.xml are a few kB; more is not worth reading
+# What tools write when nobody filled the field in: not a title or a publisher.
+_GENERIC = re.compile(r"^(python-docx|openpyxl|microsoft office (user|utilisateur)|utilisateur( windows)?|"
+                      r"windows user|user|admin(istrateur|istrator)?|auteur|author|unknown|inconnu|"
+                      r"document\d*|untitled|sans titre|titre|title|word document|"
+                      r"microsoft word - .*|diapositive \d+|feuil\d+|sheet\d+)$", re.IGNORECASE)
+# python-docx's template carries this creation date: it says nothing about the document.
+_TEMPLATE_DATES = {("python-docx", "2013-12-23")}
+_DC = "http://purl.org/dc/elements/1.1/"
+_DCTERMS = "http://purl.org/dc/terms/"
+_META_ODF = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
+_OOXML_APP = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+
+
+def _clean_value(value) -> str:
+    text = " ".join(str(value or "").replace("\x00", " ").split())[:300]
+    return "" if not text or _GENERIC.match(text) else text
+
+
+def _iso_date(value: str) -> str:
+    """YYYY-MM-DD (or YYYY-MM, YYYY) from an ISO or PDF date; "" if there is none."""
+    m = re.match(r"(?:D:)?(\d{4})(?:-?(\d{2}))?(?:-?(\d{2}))?", (value or "").strip())
+    if not m or not 1900 <= int(m.group(1)) <= 2100:
+        return ""
+    return "-".join(g for g in m.groups() if g)
+
+
+def _zip_xml(zf: zipfile.ZipFile, name: str):
+    from lxml import etree
+
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > _META_MAX_BYTES:
+        return None
+    return etree.fromstring(zf.read(name), etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _first(root, *tags) -> str:
+    for tag in tags:
+        for el in (root.iter(tag) if root is not None else ()):
+            if (el.text or "").strip():
+                return el.text.strip()
+    return ""
+
+
+def _props(title: str, date: str, publisher: str, creator: str = "") -> dict:
+    out = {"title": _clean_value(title), "date": _iso_date(date), "publisher": _clean_value(publisher)}
+    if (creator.strip().lower(), out["date"]) in _TEMPLATE_DATES:
+        out["date"] = ""
+    return {k: v for k, v in out.items() if v}
+
+
+def document_properties(path: Path) -> dict:
+    """Title, date and publisher a file's own properties give (PDF info dictionary, Office core
+    properties, OpenDocument meta.xml); fields left empty or filled by a tool are left out.
+    Never raises: a file whose properties cannot be read has none (loading reports it)."""
+    suffix = path.suffix.lower()
+    if suffix not in PROPERTY_SUFFIXES:
+        return {}
+    try:
+        if suffix == ".pdf":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(str(path))
+            try:
+                meta = pdf.get_metadata_dict()
+            finally:
+                pdf.close()
+            return _props(meta.get("Title", ""), meta.get("CreationDate", "") or meta.get("ModDate", ""),
+                          meta.get("Author", ""))
+        with zipfile.ZipFile(path) as zf:
+            if suffix in (".odt", ".ods", ".odp"):
+                if odf_encrypted(zf):
+                    return {}
+                root = _zip_xml(zf, "meta.xml")
+                creator = _first(root, f"{{{_META_ODF}}}initial-creator", f"{{{_DC}}}creator")
+                return _props(_first(root, f"{{{_DC}}}title"),
+                              _first(root, f"{{{_META_ODF}}}creation-date", f"{{{_DC}}}date"),
+                              _first(root, f"{{{_DC}}}publisher") or creator, creator)
+            core = _zip_xml(zf, "docProps/core.xml")
+            app = _zip_xml(zf, "docProps/app.xml")
+            creator = _first(core, f"{{{_DC}}}creator")
+            return _props(_first(core, f"{{{_DC}}}title"), _first(core, f"{{{_DCTERMS}}}created"),
+                          _first(app, f"{{{_OOXML_APP}}}Company") or _first(core, f"{{{_DC}}}publisher") or creator,
+                          creator)
+    except Exception:  # noqa: BLE001 - corrupt, encrypted or odd files: loading gives the message
+        return {}

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -37,11 +38,13 @@ def need_tool(tool: str, package: str) -> str:
     pytest.skip(reason)
 
 
-def _odf(path: Path, kind: str, body: str, title: str = "", date: str = "", encrypted: bool = False) -> Path:
+def _odf(path: Path, kind: str, body: str, title: str = "", date: str = "", encrypted: bool = False,
+         creator: str = "") -> Path:
     content = f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {NS}><office:body>{body}</office:body></office:document-content>'
     meta = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-meta {NS}><office:meta>'
             + (f"<dc:title>{escape(title)}</dc:title>" if title else "")
             + (f"<meta:creation-date>{date}</meta:creation-date>" if date else "")
+            + (f"<meta:initial-creator>{escape(creator)}</meta:initial-creator>" if creator else "")
             + "</office:meta></office:document-meta>")
     enc = ('<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="x">'
            '<manifest:algorithm manifest:algorithm-name="Blowfish CFB" manifest:initialisation-vector="x"/>'
@@ -61,7 +64,7 @@ def _odf(path: Path, kind: str, body: str, title: str = "", date: str = "", encr
 
 
 def make_odt(path: Path, heading: str, paragraphs: list[str], table: list[list[str]] | None = None,
-             title: str = "", date: str = "", encrypted: bool = False) -> Path:
+             title: str = "", date: str = "", encrypted: bool = False, creator: str = "") -> Path:
     body = f'<text:h text:outline-level="1">{escape(heading)}</text:h>'
     body += "".join(f"<text:p>{escape(p)}</text:p>" for p in paragraphs)
     if table:
@@ -72,7 +75,7 @@ def make_odt(path: Path, heading: str, paragraphs: list[str], table: list[list[s
                 f'<table:table-cell office:value-type="string"><text:p>{escape(c)}</text:p></table:table-cell>'
                 for c in row) + "</table:table-row>"
         body += "</table:table>"
-    return _odf(path, "odt", f"<office:text>{body}</office:text>", title, date, encrypted)
+    return _odf(path, "odt", f"<office:text>{body}</office:text>", title, date, encrypted, creator)
 
 
 def make_ods(path: Path, sheets: dict[str, list[list[str]]], encrypted: bool = False) -> Path:
@@ -113,14 +116,56 @@ def make_xlsx(path: Path, sheets: dict[str, list[list]], title: str = "") -> Pat
     return path
 
 
-def make_docx(path: Path, heading: str, paragraphs: list[str]) -> Path:
+def make_docx(path: Path, heading: str, paragraphs: list[str], title: str = "", author: str = "",
+              created: "datetime | None" = None, company: str = "") -> Path:
+    """A DOCX by python-docx; its core properties are python-docx's own unless given."""
     import docx
 
     document = docx.Document()
     document.add_heading(heading, level=1)
     for p in paragraphs:
         document.add_paragraph(p)
+    props = document.core_properties
+    if title:
+        props.title = title
+    if author:
+        props.author = author
+    if created:
+        props.created = created
     document.save(str(path))
+    if company:  # docProps/app.xml's <Company>, which python-docx does not write
+        with zipfile.ZipFile(path) as zf:
+            parts = {i.filename: zf.read(i) for i in zf.infolist()}
+        app = parts["docProps/app.xml"].replace(b"<Company/>", b"")
+        parts["docProps/app.xml"] = app.replace(b"</Properties>", f"<Company>{escape(company)}</Company></Properties>".encode())
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in parts.items():
+                zf.writestr(name, data)
+    return path
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "", author: str = "",
+             created: "datetime | None" = None, heading: str = "") -> Path:
+    """A PDF with a text layer (fpdf2), its info dictionary filled with what is given."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_margins(20, 20)
+    if title:
+        pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    if created:
+        pdf.set_creation_date(created)
+    for i, text in enumerate(pages):
+        pdf.add_page()
+        if heading and i == 0:
+            pdf.set_font("Helvetica", "B", size=18)
+            pdf.multi_cell(0, 10, latin1(heading))
+            pdf.ln(4)
+        pdf.set_font("Helvetica", size=12)
+        pdf.multi_cell(0, 7, latin1(text))
+    pdf.output(str(path))
     return path
 
 

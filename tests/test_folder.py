@@ -9,7 +9,7 @@ import pytest
 from assistant.ingest import ingest
 from assistant.retrieve import Retriever
 from tests.conftest import make_settings
-from tests.office_files import make_odt, make_scanned_pdf, make_xlsx, need_tool
+from tests.office_files import make_docx, make_odt, make_pdf, make_scanned_pdf, make_xlsx, need_tool
 
 TARIFS = [["Prestation", "Tarif horaire (€)", "Unité"],
           ["Aide à domicile", "23,50", "heure"],
@@ -115,3 +115,39 @@ def test_document_view_of_a_scan_reads_the_ocr_cache(indexed, monkeypatch, tmp_p
     monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract to run: the text must come from the cache
     text = document_text(settings, "Partage-Solidarites/Insertion/convention-signee.pdf")
     assert "Guéret" in text
+
+
+def test_ingest_takes_metadata_from_the_files_and_the_manifest_still_wins(tmp_path):
+    from datetime import datetime, timezone
+
+    from assistant.documents import list_documents
+
+    corpus = tmp_path / "corpus"
+    (corpus / "Autonomie").mkdir(parents=True)
+    make_pdf(corpus / "Autonomie" / "doc-0001.pdf", ["L'aide à domicile est tarifée 23,50 euros de l'heure."],
+             title="Tarifs de l'aide à domicile 2024", author="Direction de l'autonomie",
+             created=datetime(2024, 1, 8, tzinfo=timezone.utc))
+    make_docx(corpus / "Autonomie" / "x.docx", "Charte de la bientraitance en établissement",
+              ["La charte de la bientraitance s'applique à tous les établissements médico-sociaux."])
+    settings = make_settings(tmp_path, corpus)
+    report = ingest(settings)
+    assert report.indexed == 2 and not report.errors, report
+    docs = {d["doc_id"]: d for d in list_documents(settings)}
+    pdf, docx = docs["Autonomie/doc-0001.pdf"], docs["Autonomie/x.docx"]
+    assert (pdf["title"], pdf["date"], pdf["publisher"]) == ("Tarifs de l'aide à domicile 2024", "2024-01-08",
+                                                             "Direction de l'autonomie")
+    assert docx["title"] == "Charte de la bientraitance en établissement"  # its first heading
+    hit = Retriever(settings).search("charte bientraitance établissements")[0]
+    assert hit.meta["title"] == "Charte de la bientraitance en établissement"
+    # The heading is remembered by content: an unchanged file is not loaded again.
+    again = ingest(settings)
+    assert again.skipped == 2 and again.indexed == 0, again
+    (corpus / "manifest.toml").write_text(
+        '[[document]]\nfile = "Autonomie/x.docx"\ntitle = "Charte départementale"\ndate = "2023-06"\n',
+        encoding="utf-8")
+    third = ingest(settings)
+    assert third.indexed == 1 and third.skipped == 1, third
+    docx = {d["doc_id"]: d for d in list_documents(settings)}["Autonomie/x.docx"]
+    assert (docx["title"], docx["date"], docx["publisher"]) == ("Charte départementale", "2023-06", "non précisé")
+    hit = Retriever(settings).search("charte bientraitance établissements")[0]
+    assert hit.meta["title"] == "Charte départementale" and hit.meta["date"] == "2023-06"

@@ -3,6 +3,8 @@
 Without pandoc or LibreOffice the tests that need them are skipped here and fail in CI.
 """
 
+import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from assistant.clean import clean_document
 from assistant.corpus import document_info
 from assistant.errors import DocumentError
 from assistant.load import LoadOptions, load_document
-from tests.office_files import (make_doc, make_ods, make_odp, make_odt, make_rtf, make_xlsx, need_tool)
+from tests.office_files import (make_doc, make_docx, make_ods, make_odp, make_odt, make_pdf, make_rtf, make_xlsx,
+                                need_tool)
 
 PARAGRAPH = "Le Département verse l'allocation personnalisée d'autonomie aux personnes âgées de plus de 60 ans."
 TARIFS = [
@@ -145,3 +148,58 @@ def test_password_protected_and_corrupt_opendocument(tmp_path):
     with pytest.raises(DocumentError) as err:
         _load(broken)
     assert "abime.odt" in str(err.value) and "corrompu" in str(err.value)
+
+
+# ----- metadata without a manifest ---------------------------------------------------------------
+def test_title_date_publisher_from_document_properties(tmp_path):
+    when = datetime(2024, 3, 15, 10, 30, tzinfo=timezone.utc)
+    pdf = make_pdf(tmp_path / "scan-0042.pdf", [PARAGRAPH], title="Règlement départemental d'aide sociale",
+                   author="Direction de l'autonomie", created=when)
+    docx = make_docx(tmp_path / "doc1.docx", "Un intertitre", [PARAGRAPH], title="Schéma de l'autonomie 2024-2028",
+                     author="jdupont", created=when, company="Département de la Creuse")
+    odt = make_odt(tmp_path / "sans-nom.odt", "Un intertitre", [PARAGRAPH], title="Programme d'insertion",
+                   date="2023-11-02T09:00:00", creator="Service insertion")
+    expected = {
+        pdf: ("Règlement départemental d'aide sociale", "2024-03-15", "Direction de l'autonomie"),
+        docx: ("Schéma de l'autonomie 2024-2028", "2024-03-15", "Département de la Creuse"),  # Company first
+        odt: ("Programme d'insertion", "2023-11-02", "Service insertion"),
+    }
+    for path, (title, date, publisher) in expected.items():
+        info = document_info(path, tmp_path, {})
+        assert (info.title, info.date, info.publisher) == (title, date, publisher), path.name
+        assert info.origins == (("title", "propriétés"), ("date", "propriétés"), ("publisher", "propriétés"))
+        if path.suffix != ".odt" or shutil.which("pandoc"):
+            doc = load_document(info)  # loading keeps the properties' title over the first heading
+            assert doc.info.title == title
+            assert _chunks(doc)[0].metadata(doc)["title"] == title
+
+
+def test_first_heading_then_file_name(tmp_path):
+    # python-docx's template says creator « python-docx », created 2013-12-23: neither is kept.
+    docx = make_docx(tmp_path / "note-2024.docx", "Note sur la prestation de compensation du handicap", [PARAGRAPH])
+    info = document_info(docx, tmp_path, {})
+    assert (info.title, info.date, info.publisher) == ("Note 2024", "non datée", "non précisé")
+    doc = load_document(info)
+    assert doc.info.title == "Note sur la prestation de compensation du handicap"
+    assert doc.info.origin("title") == "titre" and doc.info.date == "non datée"
+    assert _chunks(doc)[0].metadata(doc)["title"] == doc.info.title
+    md = tmp_path / "apa.md"
+    md.write_text("# L'allocation personnalisée d'autonomie\n\n" + PARAGRAPH + "\n", encoding="utf-8")
+    assert _load(md).info.title == "L'allocation personnalisée d'autonomie"
+    csv = tmp_path / "tarifs_aide-domicile.csv"
+    csv.write_text("Prestation;Tarif\nAide à domicile;23,50\n", encoding="utf-8")
+    doc = _load(csv)  # a sheet's only « heading » is the sheet name this code writes: file name
+    assert doc.info.title == "Tarifs aide domicile" and doc.info.origin("title") == ""
+    bad = tmp_path / "casse.docx"
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    assert document_info(bad, tmp_path, {}).title == "Casse"  # unreadable properties: none, no error
+
+
+def test_manifest_entry_wins_field_by_field(tmp_path):
+    when = datetime(2024, 3, 15, tzinfo=timezone.utc)
+    pdf = make_pdf(tmp_path / "r.pdf", [PARAGRAPH], title="Titre des propriétés", author="Auteur des propriétés",
+                   created=when)
+    info = document_info(pdf, tmp_path, {"r.pdf": {"file": "r.pdf", "title": "Titre du manifeste"}})
+    assert (info.title, info.date, info.publisher) == ("Titre du manifeste", "2024-03-15", "Auteur des propriétés")
+    assert info.origin("title") == "manifeste" and info.origin("date") == "propriétés"
+    assert load_document(info).info.title == "Titre du manifeste"
