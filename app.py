@@ -540,6 +540,46 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         return (render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss,
                 gr.update(visible=False, value=False))
 
+    def on_choose_fix(doc_id):
+        """The correction fields, filled with the document's current title, publisher and date."""
+        try:
+            doc = find_document(doc_id) if doc_id else None
+        except AssistantError:
+            doc = None
+        if doc is None:
+            return "", "", ""
+        # The defaults are not values to correct: an empty field means « what the file says ».
+        return (doc["title"], "" if doc["publisher"] == "non précisé" else doc["publisher"],
+                "" if doc["date"] == "non datée" else doc["date"])
+
+    def on_fix(token, doc_id, title, publisher, date):
+        """Outputs (admin status, documents table, delete choices, cards, glossary, correction choices)."""
+        skip = gr.skip()
+        if not is_admin(token):
+            return render.status(admin_refusal(token), "error"), skip, skip, skip, skip, skip
+        if not doc_id:
+            return render.status("Choisissez le document à corriger.", "error"), skip, skip, skip, skip, skip
+        try:
+            message = documents.update_metadata(settings, doc_id, title=title, date=date, publisher=publisher)
+            get_retriever(settings, refresh=True)
+        except AssistantError as exc:
+            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
+        except Exception as exc:  # never a traceback in the page
+            log.exception("metadata correction failed")
+            return (render.status(f"« {doc_id} » : échec inattendu de la correction ({type(exc).__name__}) ; "
+                                  "le manifeste est inchangé.", "error"), skip, skip, skip, skip, skip)
+        log.info("metadata: %s", message)
+        cards, gloss = discover_html()
+        table, ids = documents_state()
+        return (render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss,
+                gr.update(choices=ids, value=doc_id))
+
+    def fix_choices():
+        try:
+            return gr.update(choices=documents_state()[1])
+        except AssistantError:
+            return gr.skip()
+
     def on_export_feedback(token):
         if not is_admin(token):
             return render.status(admin_refusal(token), "error"), gr.update(value=None, visible=False)
@@ -636,6 +676,14 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                         delete = gr.Button("Supprimer", variant="stop", elem_id="delete-document")
                     confirm_delete = gr.Checkbox(value=False, visible=False, label="Je confirme la suppression",
                                                  elem_id="delete-confirm")
+                    gr.Markdown("**Corriger les métadonnées** — écrites dans corpus/manifest.toml ; un champ vide "
+                                "reprend ce que dit le fichier (propriétés, premier titre, nom du fichier).")
+                    to_fix = gr.Dropdown(choices=ids0, value=None, label="Document à corriger", elem_id="fix-choice")
+                    with gr.Row():
+                        fix_title = gr.Textbox(label="Titre", elem_id="fix-title")
+                        fix_publisher = gr.Textbox(label="Éditeur", elem_id="fix-publisher")
+                        fix_date = gr.Textbox(label="Date (AAAA, AAAA-MM ou AAAA-MM-JJ)", elem_id="fix-date")
+                    fix = gr.Button("Enregistrer les métadonnées", elem_id="fix-metadata")
                     admin_status = gr.HTML(render.status(""), elem_id="admin-status")
                     export_fb = gr.Button("Exporter les avis (JSONL, format du jeu d'évaluation)", elem_id="export-feedback")
                     feedback_file = gr.File(label="Avis exportés", visible=False, elem_id="feedback-file")
@@ -658,10 +706,14 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             button.click(lambda q=question: (q, gr.Tabs(selected="chat")), None, [msg, tabs],
                          show_progress="hidden").then(on_send, ask_inputs, ask_outputs, **options)
         admin_outputs = [admin_status, table, to_delete, cards, gloss]
-        add.click(on_upload, [token, upload, up_title, up_publisher, up_date], admin_outputs, concurrency_limit=1)
+        add.click(on_upload, [token, upload, up_title, up_publisher, up_date], admin_outputs, concurrency_limit=1).then(
+            fix_choices, None, [to_fix], show_progress="hidden")
         to_delete.change(on_choose_delete, [to_delete], [confirm_delete], show_progress="hidden")
         delete.click(on_delete, [token, to_delete, confirm_delete], admin_outputs + [confirm_delete],
-                     concurrency_limit=1)
+                     concurrency_limit=1).then(fix_choices, None, [to_fix], show_progress="hidden")
+        to_fix.change(on_choose_fix, [to_fix], [fix_title, fix_publisher, fix_date], show_progress="hidden")
+        fix.click(on_fix, [token, to_fix, fix_title, fix_publisher, fix_date], admin_outputs + [to_fix],
+                  concurrency_limit=1)
         export_fb.click(on_export_feedback, [token], [admin_status, feedback_file])
         refresh.click(on_refresh, None, [table, to_delete])
 

@@ -226,3 +226,119 @@ def split_duplicates(files: list[Path], hashes: dict[Path, str], corpus_dir: Pat
         if len(same) > 1:
             copies[same[0]] = same[1:]
     return sorted(kept), copies
+
+
+# ----- editing the manifest (the admin's corrections) ---------------------------------------
+MANIFEST_HEADER = ("# Metadata of the documents in corpus/. One [[document]] table per file.\n"
+                   "# Fields: file (required), title, publisher, date (YYYY, YYYY-MM or YYYY-MM-DD),\n"
+                   "# kind, original_file, notes.\n")
+_TABLE_LINE = re.compile(r"^\s*\[")
+_DOCUMENT_LINE = re.compile(r"^\s*\[\[\s*document\s*\]\]\s*(#.*)?$")
+
+
+def toml_string(value: str) -> str:
+    import json
+
+    # A JSON string without control characters is a valid TOML basic string.
+    return json.dumps(re.sub(r"[\x00-\x1f\x7f]", " ", str(value)), ensure_ascii=False)
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int, dict]]:
+    """(first line, end line, parsed table) of each [[document]] table, in file order."""
+    out = []
+    starts = [i for i, line in enumerate(lines) if _DOCUMENT_LINE.match(line)]
+    for start in starts:
+        end = next((j for j in range(start + 1, len(lines)) if _TABLE_LINE.match(lines[j])), len(lines))
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+            end -= 1  # blank lines and comments before the next table belong to that one
+        try:
+            table = tomllib.loads("".join(lines[start:end]))["document"][0]
+        except (tomllib.TOMLDecodeError, KeyError, IndexError):
+            table = {}
+        out.append((start, end, table))
+    return out
+
+
+def _write_manifest(corpus_dir: Path, text: str, check) -> None:
+    """Write the manifest atomically once the new text parses and `check(entries)` holds."""
+    import os
+    import tempfile
+
+    try:
+        entries = {str(e["file"]): e for e in tomllib.loads(text).get("document", []) if e.get("file")}
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"Le manifeste {corpus_dir / MANIFEST_NAME} n'a pas pu être modifié sans risque "
+                          f"({exc}) : il est resté tel quel. Corrigez-le à la main.") from exc
+    if not check(entries):
+        raise CorpusError(f"Le manifeste {corpus_dir / MANIFEST_NAME} n'a pas pu être modifié sans risque "
+                          "(valeur sur plusieurs lignes ?) : il est resté tel quel. Corrigez-le à la main.")
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".toml", dir=corpus_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, corpus_dir / MANIFEST_NAME)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def set_manifest_entry(corpus_dir: Path, file: str, fields: dict[str, str], copy_from: str | None = None) -> None:
+    """Set fields of one document's manifest entry (an empty value removes the field), keeping
+    the other entries, comments and order; a new entry is appended, with the other fields of
+    `copy_from`'s entry if given. Atomic: the manifest is replaced only by a text that parses."""
+    path = corpus_dir / MANIFEST_NAME
+    before = read_manifest(corpus_dir)  # a broken manifest is refused here, untouched
+    text = path.read_text(encoding="utf-8") if path.exists() else MANIFEST_HEADER
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    wanted = {k: " ".join(str(v or "").split()) for k, v in fields.items()}
+    block = next(((s, e) for s, e, t in _blocks(lines) if str(t.get("file", "")) == file), None)
+    if block is None:
+        base = {k: v for k, v in (before.get(copy_from, {}) if copy_from else {}).items()
+                if k != "file" and isinstance(v, str)}
+        base.update(wanted)
+        new = ["\n", "[[document]]\n", f"file = {toml_string(file)}\n"]
+        new += [f"{k} = {toml_string(v)}\n" for k, v in base.items() if v]
+        lines += new
+    else:
+        start, end = block
+        body = lines[start:end]
+        for key, value in wanted.items():
+            at = next((i for i, line in enumerate(body) if re.match(rf"^\s*{re.escape(key)}\s*=", line)), None)
+            if at is not None and value:
+                body[at] = f"{key} = {toml_string(value)}\n"
+            elif at is not None:
+                del body[at]
+            elif value:
+                last = max(i for i, line in enumerate(body) if "=" in line or i == 0)
+                body.insert(last + 1, f"{key} = {toml_string(value)}\n")
+        lines[start:end] = body
+
+    def check(entries: dict) -> bool:
+        entry = entries.get(file, {})
+        others_kept = all(entries.get(k) == v for k, v in before.items() if k != file)
+        return others_kept and all(str(entry.get(k, "")) == v for k, v in wanted.items())
+
+    _write_manifest(corpus_dir, "".join(lines), check)
+
+
+def remove_manifest_entry(corpus_dir: Path, file: str) -> bool:
+    """Remove one document's entry (with the comment lines inside it); True if there was one."""
+    path = corpus_dir / MANIFEST_NAME
+    if not path.exists():
+        return False
+    before = read_manifest(corpus_dir)
+    if file not in before:
+        return False
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for start, end, table in reversed(_blocks(lines)):
+        if str(table.get("file", "")) == file:
+            while start > 0 and not lines[start - 1].strip():
+                start -= 1  # and the blank line that separated it
+            del lines[start:end]
+    _write_manifest(corpus_dir, "".join(lines),
+                    lambda entries: file not in entries and all(entries.get(k) == v for k, v in before.items()
+                                                                if k != file))
+    return True

@@ -27,7 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .corpus import IGNORED_NAMES, MANIFEST_NAME, document_info, file_hash, list_files, read_manifest
+from .corpus import (IGNORED_NAMES, MANIFEST_NAME, document_info, file_hash, list_files, read_manifest,
+                     remove_manifest_entry, set_manifest_entry)
 from .errors import AssistantError
 from .settings import Settings
 
@@ -221,7 +222,89 @@ def delete_document(settings: Settings, doc_id: str) -> str:
             raise UploadError("C'est le dernier document du corpus : ajoutez-en un autre avant de le supprimer.")
         path.unlink(missing_ok=True)
         report = ingest(settings)
-        return f"Document « {doc_id} » supprimé du corpus et de l'index ({report.documents} documents restants)."
+        dropped = _drop_manifest_entry(corpus, doc_id)
+        return (f"Document « {doc_id} » supprimé du corpus et de l'index ({report.documents} documents restants)"
+                + (", et sa fiche retirée du manifeste." if dropped else "."))
+
+
+def _drop_manifest_entry(corpus: Path, doc_id: str) -> bool:
+    """Remove the deleted document's entry (keyed by its path; a bare-name entry of a file in a
+    subfolder may describe other files, so it stays)."""
+    try:
+        dropped = remove_manifest_entry(corpus, doc_id)
+    except AssistantError as exc:  # the document is gone already; a broken manifest is only logged
+        log.warning("manifest entry of %s not removed: %s", doc_id, exc)
+        return False
+    return dropped
+
+
+# ----- correcting metadata ---------------------------------------------------------------
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+METADATA_MAX_CHARS = 300
+
+
+def _check_date(value: str) -> str:
+    m = _DATE.match(value)
+    if not m:
+        raise UploadError(f"date « {value} » non reconnue : écrivez-la AAAA, AAAA-MM ou AAAA-MM-JJ "
+                          "(par exemple 2024-03-15), ou laissez le champ vide.")
+    try:
+        datetime(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
+    except ValueError:
+        raise UploadError(f"date « {value} » impossible (mois ou jour hors limites).") from None
+    return value
+
+
+def update_metadata(settings: Settings, doc_id: str, title: str = "", date: str = "", publisher: str = "",
+                    progress: Callable[..., None] | None = None) -> str:
+    """An admin's correction of a document's title, date and publisher: written to the manifest,
+    then that document re-indexed so citations show it (its passages keep their vectors when
+    their text is unchanged). An empty field goes back to what the file itself says. On failure
+    the manifest is put back as it was. Returns a French message."""
+    from .ingest import ingest
+
+    fields = {"title": " ".join((title or "").split()), "date": (date or "").strip(),
+              "publisher": " ".join((publisher or "").split())}
+    for key, label in (("title", "titre"), ("publisher", "éditeur")):
+        if len(fields[key]) > METADATA_MAX_CHARS:
+            raise UploadError(f"« {doc_id} » : {label} trop long ({len(fields[key])} caractères, "
+                              f"{METADATA_MAX_CHARS} au plus).")
+    if fields["date"]:
+        try:
+            _check_date(fields["date"])
+        except UploadError as exc:
+            raise UploadError(f"« {doc_id} » : {exc}") from None
+    corpus = settings.corpus_dir.resolve()
+    with write_lock:
+        if doc_id not in {d["doc_id"] for d in list_documents(settings)}:
+            raise UploadError(f"Document « {doc_id} » introuvable dans l'index.")
+        path = (corpus / doc_id).resolve()
+        if corpus not in path.parents or not path.is_file():
+            raise UploadError(f"Le fichier du document « {doc_id} » n'est plus dans le corpus.")
+        manifest_path = corpus / MANIFEST_NAME
+        saved = manifest_path.read_bytes() if manifest_path.exists() else None
+        manifest = read_manifest(corpus)
+        # An entry under the bare name is this document's only when it sits at the top of the corpus.
+        key = doc_id if doc_id in manifest or "/" in doc_id or path.name not in manifest else path.name
+        set_manifest_entry(corpus, key, fields, copy_from=path.name if path.name in manifest else None)
+        try:
+            report = ingest(settings, paths=[path], progress=progress or (lambda *a, **k: None))
+            mine = [e for e in report.errors if path.name in e]
+            if mine:
+                raise UploadError(_short_error(mine[0], path.name))
+        except BaseException:
+            if saved is None:
+                manifest_path.unlink(missing_ok=True)
+            else:  # atomically, as it was written
+                fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=corpus)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(saved)
+                os.replace(tmp, manifest_path)
+            raise
+        rec = _registry(settings).get(doc_id)
+    shown = f"« {rec.title} », {rec.date}, {rec.publisher}" if rec else ""
+    return (f"Métadonnées de « {doc_id} » enregistrées dans {MANIFEST_NAME} ; les citations affichent "
+            f"désormais {shown}.")
 
 
 def _registry(settings: Settings):

@@ -149,3 +149,107 @@ def test_document_text_counts_the_lines_citations_use(indexed):
     assert "135 millions" in " ".join(lines)
     with pytest.raises(UploadError):
         document_text(indexed, "../corpus/" + STRATEGY)
+
+
+# ----- the manifest: written by the admin's corrections, kept readable -------------------------
+MANIFEST = '''# Our catalogue: keep this comment.
+[[document]]
+file = "a.txt"  # the first one
+title = "Titre A"
+kind = "note"
+
+# B's own comment
+[[document]]
+file = "b.txt"
+title = "Titre B"
+notes = "à garder"
+'''
+
+
+def test_manifest_edits_keep_other_entries_and_comments(tmp_path):
+    from assistant.corpus import remove_manifest_entry, set_manifest_entry
+    from assistant.errors import CorpusError
+
+    (tmp_path / "manifest.toml").write_text(MANIFEST, encoding="utf-8")
+    set_manifest_entry(tmp_path, "a.txt", {"title": "Titre « corrigé »\n", "date": "2024-03", "publisher": ""})
+    set_manifest_entry(tmp_path, "Sous/c.txt", {"title": "Titre C", "date": "", "publisher": "Département"})
+    text = (tmp_path / "manifest.toml").read_text(encoding="utf-8")
+    assert "# Our catalogue: keep this comment." in text and "# B's own comment" in text
+    entries = read_manifest(tmp_path)
+    assert entries["a.txt"] == {"file": "a.txt", "title": "Titre « corrigé »", "kind": "note", "date": "2024-03"}
+    assert entries["b.txt"] == {"file": "b.txt", "title": "Titre B", "notes": "à garder"}
+    assert entries["Sous/c.txt"] == {"file": "Sous/c.txt", "title": "Titre C", "publisher": "Département"}
+    assert remove_manifest_entry(tmp_path, "a.txt") and not remove_manifest_entry(tmp_path, "a.txt")
+    assert set(read_manifest(tmp_path)) == {"b.txt", "Sous/c.txt"}
+    assert "# B's own comment" in (tmp_path / "manifest.toml").read_text(encoding="utf-8")
+    # A value on several lines cannot be edited line by line: refused, the file untouched.
+    (tmp_path / "manifest.toml").write_text('[[document]]\nfile = "d.txt"\ntitle = """Un\ntitre"""\n', encoding="utf-8")
+    before = (tmp_path / "manifest.toml").read_bytes()
+    with pytest.raises(CorpusError, match="sans risque"):
+        set_manifest_entry(tmp_path, "d.txt", {"title": "Nouveau"})
+    (tmp_path / "manifest.toml").write_text("[[document]\nfile = ", encoding="utf-8")
+    with pytest.raises(CorpusError, match="illisible"):
+        set_manifest_entry(tmp_path, "d.txt", {"title": "Nouveau"})
+    assert (tmp_path / "manifest.toml").read_text(encoding="utf-8") == "[[document]\nfile = "
+    assert before.startswith(b"[[document]]")
+
+
+def test_admin_correction_is_written_to_the_manifest_and_shown_in_citations(indexed):
+    from assistant.documents import update_metadata
+
+    question = "fonds de contractualisation 135 millions 2019"
+    assert Retriever(indexed).search(question)[0].meta["doc_id"] == STRATEGY
+    manifest_before = read_manifest(indexed.corpus_dir)
+    message = update_metadata(indexed, STRATEGY, title="Stratégie pauvreté : la contractualisation",
+                              date="2019-09", publisher="Délégation interministérielle")
+    assert "manifest.toml" in message and "Stratégie pauvreté : la contractualisation" in message
+    entry = read_manifest(indexed.corpus_dir)[STRATEGY]
+    assert (entry["title"], entry["date"], entry["publisher"]) == (
+        "Stratégie pauvreté : la contractualisation", "2019-09", "Délégation interministérielle")
+    assert entry["kind"] == manifest_before[STRATEGY]["kind"]  # the fields not corrected stay
+    assert read_manifest(indexed.corpus_dir)[ARTICLE] == manifest_before[ARTICLE]
+    hit = Retriever(indexed).search(question)[0]
+    assert hit.meta["doc_id"] == STRATEGY
+    src = hit.source()
+    assert (src["title"], src["date"], src["publisher"]) == (
+        "Stratégie pauvreté : la contractualisation", "2019-09", "Délégation interministérielle")
+    doc = next(d for d in list_documents(indexed) if d["doc_id"] == STRATEGY)
+    assert doc["title"] == "Stratégie pauvreté : la contractualisation" and doc["date"] == "2019-09"
+    # What a user can get wrong gets a French message naming the document; nothing changes.
+    snapshot = (indexed.corpus_dir / "manifest.toml").read_bytes()
+    for kwargs, expected in (({"date": "15/03/2024"}, "AAAA-MM-JJ"), ({"date": "2024-13"}, "impossible"),
+                             ({"title": "x" * 400}, "trop long")):
+        with pytest.raises(UploadError, match=expected) as err:
+            update_metadata(indexed, STRATEGY, **kwargs)
+        assert STRATEGY in str(err.value)
+    with pytest.raises(UploadError, match="introuvable"):
+        update_metadata(indexed, "../manifest.toml", title="x")
+    assert (indexed.corpus_dir / "manifest.toml").read_bytes() == snapshot
+
+
+def test_deleting_a_document_removes_its_manifest_entry(indexed, tmp_path):
+    add_document(indexed, _file(tmp_path, "zorglub.txt", NEW_TEXT), "zorglub.txt", {"title": "Le dispositif Zorglub"})
+    assert "zorglub.txt" in read_manifest(indexed.corpus_dir)
+    message = delete_document(indexed, "zorglub.txt")
+    assert "manifeste" in message
+    assert read_manifest(indexed.corpus_dir) == read_manifest(SEED_CORPUS)  # the other entries as they were
+
+
+def test_correction_handler_of_the_documents_view(indexed):
+    """The web handler itself, called as Gradio calls it (no browser)."""
+    from app import build
+
+    settings = replace(indexed, admin_token="jeton-admin")
+    _, blocks = build(settings)
+    handlers = {f.name: f.fn for f in blocks.fns.values()}
+    on_fix, on_choose_fix = handlers["on_fix"], handlers["on_choose_fix"]
+    title, publisher, date = on_choose_fix(STRATEGY)
+    assert title == next(d["title"] for d in list_documents(indexed) if d["doc_id"] == STRATEGY)
+    refused = on_fix("mauvais", STRATEGY, "Autre titre", publisher, date)
+    assert "incorrect" in refused[0] and read_manifest(indexed.corpus_dir)[STRATEGY]["title"] == title
+    bad = on_fix("jeton-admin", STRATEGY, "Autre titre", publisher, "mars 2019")
+    assert "AAAA-MM-JJ" in bad[0] and STRATEGY in bad[0]
+    done = on_fix("jeton-admin", STRATEGY, "Autre titre", publisher, date)
+    assert "Autre titre" in done[0] and "Autre titre" in done[1]  # status and documents table
+    assert read_manifest(indexed.corpus_dir)[STRATEGY]["title"] == "Autre titre"
+    assert Retriever(indexed).search("fonds de contractualisation 135 millions 2019")[0].meta["title"] == "Autre titre"
