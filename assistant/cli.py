@@ -181,25 +181,24 @@ def search(
 
 
 def _print_results(results) -> None:
-    from .render import location
+    from .render import source_line
 
     if not results:
         typer.echo("Aucun passage trouvé.")
     for r in results:
         src = r.source()
-        typer.secho(f"[{r.rank}] {src['title']} ({src['date']}) — {src['path']}, {location(src, '-')}",
-                    bold=True)
+        typer.secho(f"[{r.rank}] {source_line(src)}", bold=True)
         if src["section"]:
             typer.echo(f"    Section : {src['section']}")
         typer.echo("    " + r.text.replace("\n", "\n    ")[:700])
         for other in r.as_dict().get("also_in", []):
-            typer.echo(f"    Aussi dans : {other['title']} ({other['date']}), lignes {other['start_line']}-{other['end_line']}")
+            typer.echo(f"    Aussi dans : {source_line(other)}")
         typer.echo("")
 
 
 def _print_answer(result) -> None:
     from .outcome import HEADLINES, Outcome
-    from .render import location, motive
+    from .render import motive, source_line
 
     color = {Outcome.ANSWER: typer.colors.GREEN, Outcome.CHECK: typer.colors.CYAN}.get(result.outcome, typer.colors.YELLOW)
     typer.secho(HEADLINES[result.outcome], fg=color, bold=True)
@@ -212,17 +211,15 @@ def _print_answer(result) -> None:
             typer.echo(motive(result.refusal_reason))
         for h in result.highlight if result.outcome is Outcome.CHECK else []:
             typer.echo(f"Phrase la plus proche, à vérifier : « {h['sentence']} » [{h['n']}]")
-        if result.passages:
+        closest = result.as_dict()["closest"]  # the passages a refusal names, as the web chat shows them
+        if closest:
             typer.echo("Passages les plus proches, à consulter :")
-            for p in result.passages[:3]:
-                src = p.source()
-                typer.echo(f"  - {src['title']} ({src['date']}), {src['path']}, {location(src, '-')}")
+            for p in closest:
+                typer.echo(f"  - {source_line(p['source'])}")
         return
     typer.echo("Sources (chaque phrase de la réponse figure mot pour mot dans le passage cité) :")
     for c in result.citations:
-        src = c.source
-        typer.echo(f"  [{c.n}] {src['title']} — {src['publisher']}, {src['date']} — {src['path']}, "
-                   f"{location(src, '-')}")
+        typer.echo(f"  [{c.n}] {source_line(c.source)}")
 
 
 def _answer_dict(result) -> dict:

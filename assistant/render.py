@@ -58,9 +58,10 @@ def _by(source: dict) -> str:
     return ", ".join(b for b in (publisher(source.get("publisher", "")), str(source.get("date", "") or "")) if b)
 
 
-def _source_line(source: dict) -> str:
-    bits = [publisher(source.get("publisher", "")), source.get("date", "")]
-    return " — ".join(esc(b) for b in bits if b)
+def source_line(source: dict, dash: str = "-") -> str:
+    """The one way a source is named in text: « title — publisher, date — file, lines a-b »."""
+    head = " — ".join(b for b in (str(source.get("title", "") or ""), _by(source)) if b)
+    return f"{head} — {source.get('doc_id', '')}, {location(source, dash)}"
 
 
 # ----- chat messages (Markdown, rendered by the Chatbot) ---------------------------------
@@ -102,7 +103,7 @@ def answer_message(turn: int, result: dict) -> str:
             lines.append("<br>Passages les plus proches, à consulter :<ul>")
             for i, p in enumerate(closest, 1):
                 s = p["source"]
-                lines.append(f'<li><a href="#{src_id(turn, i)}">[{i}]</a> {esc(s["title"])} ({esc(s["date"])})</li>')
+                lines.append(f'<li><a href="#{src_id(turn, i)}">[{i}]</a> {esc(source_line(s, "–"))}</li>')
             lines.append("</ul>")
         lines.append("</div>")
         return "".join(lines)
@@ -120,7 +121,7 @@ def answer_message(turn: int, result: dict) -> str:
         body += f"\n\n<em>{md_text(result['notice'])}</em>"
     if result.get("citations"):
         body += "\n\n<strong>Sources :</strong><br>" + "<br>".join(
-            f'<a href="#{src_id(turn, c["n"])}">[{c["n"]}]</a> {esc(c["source"]["title"])} — {_source_line(c["source"])}'
+            f'<a href="#{src_id(turn, c["n"])}">[{c["n"]}]</a> {esc(source_line(c["source"], "–"))}'
             for c in result["citations"])
     return body
 
@@ -136,8 +137,7 @@ def answer_plain(result: dict) -> str:
         {"n": i, "source": p["source"]} for i, p in enumerate(result.get("closest") or [], 1)]
     if shown:
         lines += ["", "Sources :" if not result.get("refused") else "Passages les plus proches :"]
-        lines += [f"[{c['n']}] {c['source']['title']} — {_by(c['source'])} "
-                  f"({c['source']['doc_id']}, {location(c['source'], '-')})" for c in shown]
+        lines += [f"[{c['n']}] {source_line(c['source'])}" for c in shown]
     return "\n".join(lines)
 
 
@@ -196,12 +196,11 @@ def _passage_block(turn: int, n: int, passage: dict, citation: dict | None, open
     where = location(s)
     badge = '<span class="badge">cité</span>' if citation else ""
     body = _highlight(passage["text"], citation["sentences"] if citation else [])
-    also = "".join(f"<li>{esc(o['title'])} ({esc(o['date'])}), lignes {o['start_line']}–{o['end_line']}</li>"
-                   for o in passage.get("also_in", []))
+    also = "".join(f"<li>{esc(source_line(o, '–'))}</li>" for o in passage.get("also_in", []))
     return (
         f'<details class="source" id="{src_id(turn, n)}"{" open" if open_ else ""}>'
         f'<summary><span class="num">[{n}]</span> {esc(s["title"])} {badge}</summary>'
-        f'<div class="meta">{_source_line(s)}'
+        f'<div class="meta">{esc(_by(s))}'
         + (f'<br>Section : {esc(s["section"])}' if s.get("section") else "")
         + f'<br>{esc(s["doc_id"])}, {where}</div>'
         f'<blockquote class="passage">{body}</blockquote>'
@@ -225,7 +224,7 @@ def turn_sources(turn: int, question: str, passages: list[dict], result: dict | 
         return head + '<p class="empty">Aucun passage trouvé.</p>'
     blocks = []
     for i, p in enumerate(passages, 1):
-        open_ = i in citations or (refused and i <= 3)
+        open_ = i in citations or (refused and i <= len(result.get("closest") or []))  # what the refusal names
         blocks.append(_passage_block(turn, i, p, citations.get(i), open_))
     return head + "".join(blocks)
 
@@ -275,13 +274,12 @@ def conversation_markdown(turns: list[dict]) -> str:
             lines += [f"_{r['notice']}_", ""]
         shown = r.get("citations") if not r.get("refused") else [
             {"n": k, "text": p["text"], "source": p["source"], "sentences": []}
-            for k, p in enumerate(t.get("passages", [])[:3], 1)]
+            for k, p in enumerate(r.get("closest") or [], 1)]
         if shown:
             lines += ["### Sources" if not r.get("refused") else "### Passages les plus proches", ""]
             for c in shown:
                 s = c["source"]
-                lines.append(f"[{c['n']}] {s['title']} — {_by(s)} — {s['doc_id']}, "
-                             f"{location(s, '-')}")
+                lines.append(f"[{c['n']}] {source_line(s)}")
                 lines.append("")
                 lines += _quote(c["text"])
                 lines.append("")

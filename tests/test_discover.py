@@ -111,7 +111,7 @@ def test_refusal_says_why_in_plain_words_and_no_publisher_shows_non_nomme():
     for piece in shown:
         assert "non nommé" not in piece, piece
         assert "État (délégation interministérielle" in piece, piece
-    assert "— État (délégation interministérielle à la prévention et à la lutte contre la pauvreté), 2019 (" \
+    assert "— État (délégation interministérielle à la prévention et à la lutte contre la pauvreté), 2019 — " \
         in render.answer_plain(result)
     assert render.publisher("ANDASS, conseil d'administration") == "ANDASS, conseil d'administration"
 
@@ -131,3 +131,24 @@ def test_markdown_export_quotes_every_passage_whole():
         assert w in quoted_words, w  # every word there, none cut in two
     assert not any(re.search(r"\w-$", line) for line in quote), quote
 
+
+
+def test_a_source_is_named_the_same_way_everywhere():
+    source = {"doc_id": "pacte.txt", "title": "Le Pacte", "publisher": "ADF, non nommé", "date": "2024",
+              "start_line": 3, "end_line": 9}
+    passage = {"text": "Le Pacte compte quatre axes.", "source": source}
+    line = render.source_line(source)
+    assert line == "Le Pacte — ADF, 2024 — pacte.txt, lignes 3-9"
+    answered = {"answer": "Le Pacte compte quatre axes. [1]", "refused": False,
+                "citations": [{"n": 1, **passage, "sentences": ["Le Pacte compte quatre axes."]}]}
+    refused = {"refused": True, "answer": "Les documents disponibles ne permettent pas de répondre.",
+               "closest": [passage, passage]}
+    assert f"[1] {line}" in render.answer_plain(answered) and f"[1] {line}" in render.answer_plain(refused)
+    assert f"[1] {line}" in render.conversation_markdown([{"question": "Axes ?", "passages": [passage],
+                                                          "result": answered}])
+    exported = render.conversation_markdown([{"question": "Axes ?", "passages": [passage] * 4, "result": refused}])
+    assert f"[2] {line}" in exported and "[3]" not in exported  # the passages the refusal named, no more
+    assert render.source_line(source, "–") in render.answer_message(0, answered)
+    assert render.source_line(source, "–") in render.answer_message(0, refused)
+    panel = render.turn_sources(0, "Axes ?", [passage] * 4, refused)
+    assert panel.count("<details class=\"source\" id=\"src-0-") == 4 and panel.count(" open>") == 2
