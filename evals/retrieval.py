@@ -1,4 +1,6 @@
-"""Retrieval benchmark: hit@1/3/5, MRR@k and recall of all gold passages, per category and mode.
+"""Retrieval benchmark: hit@1/3/5, MRR@k and recall of all gold passages, per category and mode;
+`context`: a gold quote is in the passages the answer step is given; `sentence`: one of their
+sentences holds the evidence (checks.holds_evidence).
 
 A retrieved passage counts as gold when it covers at least half of a gold quote's span
 (or 100 characters of it) in any document that holds the quote, including the other
@@ -31,7 +33,24 @@ def _hits(result, spans_per_quote, catalog) -> set[int]:
     return {q for q, spans in enumerate(spans_per_quote) if any(_covers(m, s) for m in metas for s in spans)}
 
 
-def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str, k: int) -> list[dict]:
+def _given(retriever: Retriever, item, settings: Settings, mode: str) -> list:
+    """The passages the answer step receives for this question: the answer path's own query
+    (follow-ups rewritten without a model) and its own number of passages."""
+    from assistant.answer import rewrite_question
+
+    standalone = rewrite_question(item.question, item.history, None, settings)
+    results = retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), mode=mode,
+                               history=item.history)
+    return results[: settings.answer_passages]
+
+
+def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str, k: int,
+                  settings: Settings | None = None) -> list[dict]:
+    from assistant.candidates import split
+
+    from .checks import holds_evidence
+
+    settings = settings or retriever.settings
     rows = []
     for item in items:
         spans = [locator.spans(e["quote"]) for e in item.evidence]
@@ -45,9 +64,16 @@ def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str,
                 first = r.rank
             if r.rank <= 5:
                 covered5 |= got
+        given = _given(retriever, item, settings, mode)
+        in_context = set().union(*(_hits(r, spans, retriever.catalog) for r in given)) if given else set()
+        quotes = [e["quote"] for e in item.evidence]
         rows.append({
             "id": item.id, "category": item.category, "rank": first,
             "recall5": len(covered5) / len(spans), "ms": round(elapsed, 1),
+            # Evidence in what the answer step is given, and whether one of its candidate
+            # sentences holds it (the ceiling of any sentence-level answer decision).
+            "context": float(bool(in_context)),
+            "sentence": float(any(holds_evidence(s, quotes) for r in given for s in split(r.text))),
         })
     return rows
 
@@ -64,6 +90,8 @@ def summarize(rows: list[dict], k: int) -> dict:
         "hit@5": sum(1 for x in ranks if x and x <= 5) / n,
         f"mrr@{k}": sum(1 / x for x in ranks if x) / n,
         "recall@5": sum(r["recall5"] for r in rows) / n,
+        "context": sum(r["context"] for r in rows) / n,
+        "sentence": sum(r["sentence"] for r in rows) / n,
         "p50_ms": statistics.median(r["ms"] for r in rows),
     }
 
@@ -74,7 +102,7 @@ def run(settings: Settings, dataset: Path, k: int = 10, modes=("dense", "lexical
     retriever = get_retriever(settings)
     out = {"dataset": str(dataset), "questions": len(items), "k": k, "modes": {}}
     for mode in modes:
-        rows = evaluate_mode(retriever, items, locator, mode, k)
+        rows = evaluate_mode(retriever, items, locator, mode, k, settings)
         by_cat = {}
         for cat in sorted({r["category"] for r in rows}):
             by_cat[cat] = summarize([r for r in rows if r["category"] == cat], k)
@@ -84,7 +112,7 @@ def run(settings: Settings, dataset: Path, k: int = 10, modes=("dense", "lexical
 
 def format_table(result: dict) -> str:
     k = result["k"]
-    cols = ["n", "hit@1", "hit@3", "hit@5", f"mrr@{k}", "recall@5", "p50_ms"]
+    cols = ["n", "hit@1", "hit@3", "hit@5", f"mrr@{k}", "recall@5", "context", "sentence", "p50_ms"]
     lines = [f"Jeu : {result['dataset']} ({result['questions']} questions avec preuves)", ""]
     lines.append("| mode | catégorie | " + " | ".join(cols) + " |")
     lines.append("|" + "---|" * (len(cols) + 2))
