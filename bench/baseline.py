@@ -7,9 +7,11 @@ with the tutorials' sizes (1,000 characters, 200 overlap), dense-only retrieval 
 Chroma, a "stuff" prompt (all retrieved text, then the question), the model's text shown
 as is. It uses the same embeddings and the same local LLM as ours.
 
-Both systems are scored the same way, from text only:
-- hit@5: a gold quote of the question is in one of the 5 passages retrieved (at least half
-  of its word 5-grams in one passage), over all answerable development questions;
+Both systems are scored the same way, from text only, with the evaluation's own measures
+(evals/checks.py):
+- hit@5: a gold quote of the question is in one of the 5 passages retrieved (`quote_in`, the
+  citation check's rule; before 2026-12-01 this bench used half of the quote's word 5-grams),
+  over all answerable development questions;
 - answers (every N-th development question, LLM in the loop): refusal on unanswerable
   questions, false refusals, key facts present, and the share of answers that contain a
   number absent from every passage the model was given (an invented number).
@@ -26,11 +28,11 @@ from pathlib import Path
 
 from assistant.answer import answer
 from assistant.embed import get_embeddings
-from assistant.lexical import fold
 from assistant.llm import generation_lock, get_chat_model
 from assistant.retrieve import get_retriever
 from assistant.settings import PROJECT_DIR, get_settings
 from assistant.verify import is_model_refusal, numbers
+from evals.checks import found_facts, quote_in
 from evals.dataset import load
 
 from .common import RESULTS, write
@@ -42,22 +44,6 @@ BASELINE_PROMPT = (
 )
 _DONT_KNOW = ("je ne sais pas", "je ne connais pas", "ne permet pas", "ne permettent pas", "pas d'information",
               "aucune information", "ne contient pas", "ne mentionne pas", "ne précise pas")
-
-
-def _grams(text: str, n: int = 5) -> set[str]:
-    words = re.findall(r"\w+", fold(text))
-    return {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
-
-
-def quote_in(quote: str, passage: str) -> bool:
-    q = _grams(quote)
-    return bool(q) and len(q & _grams(passage)) >= 0.5 * len(q)
-
-
-def norm(text: str) -> str:
-    text = fold(text)
-    text = re.sub(r"(?<=\d)[ .\u00a0\u202f](?=\d{3}\b)", "", text)
-    return re.sub(r"\s+", " ", text)
 
 
 class Baseline:
@@ -102,7 +88,7 @@ def score(item, text: str, refused: bool, given: list[str]) -> dict:
     context = " ".join(given)
     invented = sorted(numbers(bare) - numbers(context) - numbers(item.question)) if not refused else []
     return {"id": item.id, "category": item.category, "answerable": item.answerable, "refused": refused,
-            "facts": len(facts), "facts_found": sum(norm(f) in norm(bare) for f in facts),
+            "facts": len(facts), "facts_found": len(found_facts(facts, bare)),
             "invented": invented}
 
 

@@ -18,7 +18,7 @@ import re
 from assistant.lexical import fold
 from assistant.verify import content_terms, numbers
 
-from .retrieval import _hits
+from .retrieval import gold_found, hit_at
 
 CITATION_OVERLAP = 0.75
 QUOTE_MATCH = 0.8  # fuzzy containment of a gold quote in a passage (display text is cleaned)
@@ -49,6 +49,9 @@ def is_french(text: str) -> bool | None:
 
 
 def quote_in(quote: str, passage: str) -> bool:
+    """Whether a gold quote is in a passage, from text alone: the one definition for citation
+    precision and for the LangChain baseline's hit@5 (bench/baseline.py), whose passages have no
+    position in the corpus."""
     from rapidfuzz import fuzz
 
     return fuzz.partial_ratio(_ws(quote), _ws(passage)) / 100 >= QUOTE_MATCH
@@ -63,19 +66,8 @@ def retrieval(item, passages, locator, catalog) -> dict:
     if not item.evidence:
         return {}
     spans = [locator.spans(e["quote"]) for e in item.evidence]
-    first, covered = None, {1: set(), 3: set(), 5: set()}
-    for p in passages:
-        got = _hits(p, spans, catalog)
-        if got and first is None:
-            first = p.rank
-        for k in covered:
-            if p.rank <= k:
-                covered[k] |= got
-    out = {"gold_rank": first}
-    for k in (1, 3, 5):
-        out[f"hit_at_{k}"] = float(first is not None and first <= k)
-    out["gold_recall_at_5"] = len(covered[5]) / len(spans)
-    return out
+    first, recall5 = gold_found(passages, spans, catalog, 5)
+    return {"gold_rank": first, **{f"hit_at_{k}": hit_at(first, k) for k in (1, 3, 5)}, "gold_recall_at_5": recall5}
 
 
 def citations(item, result: dict) -> dict:
@@ -107,12 +99,17 @@ def key_facts(item, result: dict) -> dict:
     facts = [f for f in item.key_facts if f]
     if not facts or not item.answerable:
         return {}
-    text = _norm(strip_markers(result.get("answer", ""))) if not result.get("refused") else ""
-    found = [f for f in facts if _norm(f) in text]
+    found = found_facts(facts, result.get("answer", "") if not result.get("refused") else "")
     return {"key_facts_recall": len(found) / len(facts), "key_facts_missing": [f for f in facts if f not in found]}
 
 
-def _norm(text: str) -> str:
+def found_facts(facts: list[str], answer: str) -> list[str]:
+    """The key facts an answer states (accents, case, spacing and thousands separators aside)."""
+    text = normalize(strip_markers(answer))
+    return [f for f in facts if normalize(f) in text]
+
+
+def normalize(text: str) -> str:
     text = fold(text)
     text = re.sub(r"(?<=\d)[ .\u00a0\u202f](?=\d{3}\b)", "", text)
     return re.sub(r"\s+", " ", text)

@@ -33,6 +33,23 @@ def _hits(result, spans_per_quote, catalog) -> set[int]:
     return {q for q, spans in enumerate(spans_per_quote) if any(_covers(m, s) for m in metas for s in spans)}
 
 
+def gold_found(results, spans_per_quote, catalog, k: int = 5) -> tuple[int | None, float]:
+    """Rank of the first gold passage, and the share of gold quotes covered within the first k:
+    the one definition behind hit@k and recall@k, for the benchmark and the answer checks."""
+    first, covered = None, set()
+    for r in results:
+        got = _hits(r, spans_per_quote, catalog)
+        if got and first is None:
+            first = r.rank
+        if r.rank <= k:
+            covered |= got
+    return first, len(covered) / len(spans_per_quote)
+
+
+def hit_at(rank: int | None, k: int) -> float:
+    return float(rank is not None and rank <= k)
+
+
 def _given(retriever: Retriever, item, settings: Settings, mode: str) -> list:
     """The passages the answer step receives for this question: the answer path's own query
     (follow-ups rewritten without a model) and its own number of passages."""
@@ -57,19 +74,13 @@ def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str,
         started = time.perf_counter()
         results = retriever.search(item.question, k=k, mode=mode, history=item.history)
         elapsed = (time.perf_counter() - started) * 1000
-        first, covered5 = None, set()
-        for r in results:
-            got = _hits(r, spans, retriever.catalog)
-            if got and first is None:
-                first = r.rank
-            if r.rank <= 5:
-                covered5 |= got
+        first, recall5 = gold_found(results, spans, retriever.catalog, 5)
         given = _given(retriever, item, settings, mode)
         in_context = set().union(*(_hits(r, spans, retriever.catalog) for r in given)) if given else set()
         quotes = [e["quote"] for e in item.evidence]
         rows.append({
             "id": item.id, "category": item.category, "rank": first,
-            "recall5": len(covered5) / len(spans), "ms": round(elapsed, 1),
+            "recall5": recall5, "ms": round(elapsed, 1),
             # Evidence in what the answer step is given, and whether one of its candidate
             # sentences holds it (the ceiling of any sentence-level answer decision).
             "context": float(bool(in_context)),
@@ -85,9 +96,7 @@ def summarize(rows: list[dict], k: int) -> dict:
     ranks = [r["rank"] for r in rows]
     return {
         "n": n,
-        "hit@1": sum(1 for x in ranks if x and x <= 1) / n,
-        "hit@3": sum(1 for x in ranks if x and x <= 3) / n,
-        "hit@5": sum(1 for x in ranks if x and x <= 5) / n,
+        **{f"hit@{at}": sum(hit_at(x, at) for x in ranks) / n for at in (1, 3, 5)},
         f"mrr@{k}": sum(1 / x for x in ranks if x) / n,
         "recall@5": sum(r["recall5"] for r in rows) / n,
         "context": sum(r["context"] for r in rows) / n,
