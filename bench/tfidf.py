@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant.settings import get_settings
 from evals.dataset import QuoteLocator, load
-from evals.retrieval import _covers
+from evals.retrieval import _covers, hit_at
 
 from .common import write
 
@@ -50,10 +50,10 @@ def evaluate(dataset: Path, corpus: Path, k: int = 10) -> dict:
         spans = [s for e in item.evidence for s in locator.spans(e["quote"])]
         gold = [rank for rank, i in enumerate(order, 1) if any(_covers(parts[i], s) for s in spans)]
         ranks.append(gold[0] if gold else None)
-        context.append(bool(gold and gold[0] <= 2))
+        context.append(hit_at(ranks[-1], 2))
     n = len(items)
     return {"dataset": str(dataset), "questions": n, "chunks": len(parts),
-            "hit@5": sum(1 for r in ranks if r and r <= 5) / n, f"mrr@{k}": sum(1 / r for r in ranks if r) / n,
+            "hit@5": sum(hit_at(r, 5) for r in ranks) / n, f"mrr@{k}": sum(1 / r for r in ranks if r) / n,
             "context": sum(context) / n}
 
 
