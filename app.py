@@ -446,17 +446,21 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         return render.status(f"Commentaire enregistré pour la réponse {rated + 1}. Merci !", "ok"), ""
 
     # ----- documents (admin) ------------------------------------------------------------------
-    def on_upload(token, file, title, publisher, date):
+    def on_upload(token, file, title, publisher, date, many=None):
         """Generator: outputs (admin status, documents table, delete choices, cards, glossary)."""
         skip = gr.skip()
+        file = many or file  # the several-files box first when both are filled
         if not is_admin(token):
             yield render.status(admin_refusal(token), "error"), skip, skip, skip, skip
             return
         if not file:
             yield render.status("Choisissez d'abord un fichier à ajouter.", "error"), skip, skip, skip, skip
             return
-        path = Path(file if isinstance(file, str) else getattr(file, "name", file))
-        name = path.name
+        # Several files, or a .zip of a folder, go through add_documents in one indexing run.
+        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (file if isinstance(file, list) else [file]) if f]
+        single = len(paths) == 1 and paths[0].suffix.lower() != documents.ZIP_SUFFIX
+        path = paths[0]
+        name = path.name if single else (path.name if len(paths) == 1 else f"{len(paths)} fichiers")
         events: queue.Queue = queue.Queue()
         outcome: dict = {}
 
@@ -465,8 +469,11 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
 
         def work():
             try:
-                outcome["result"] = documents.add_document(
-                    settings, path, name, {"title": title, "publisher": publisher, "date": date}, progress)
+                if single:
+                    outcome["result"] = documents.add_document(
+                        settings, path, name, {"title": title, "publisher": publisher, "date": date}, progress)
+                else:
+                    outcome["result"] = documents.add_documents(settings, [(p, p.name) for p in paths], progress)
             except AssistantError as exc:
                 outcome["error"] = str(exc)
             except Exception as exc:  # never a traceback in the page
@@ -499,8 +506,12 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             log.warning("retriever refresh failed: %s", exc)
         cards, gloss = discover_html()
         table, ids = documents_state()
-        yield (render.status(result.message, "ok" if result.added else "info"), table,
-               gr.update(choices=ids, value=None), cards, gloss)
+        if single:
+            shown = render.status(result.message, "ok" if result.added else "info")
+        else:  # one line per kind of outcome
+            kind = "ok" if result.added or result.updated else ("error" if result.refused else "info")
+            shown = render.status(result.message, kind).replace('<div class="status', '<div style="white-space: pre-line" class="status', 1)
+        yield shown, table, gr.update(choices=ids, value=None), cards, gloss
 
     def on_choose_delete(doc_id):
         """The confirmation box of a deletion: names the chosen document and its passage count, unticked."""
@@ -660,14 +671,17 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                 refresh = gr.Button("Actualiser la liste", size="sm")
                 with gr.Accordion("Administration (réservé à l'administrateur)", open=False, elem_id="admin"):
                     token = gr.Textbox(label="Mot de passe administrateur", type="password", elem_id="admin-token")
-                    gr.Markdown(f"Formats acceptés : {', '.join(documents.UPLOAD_SUFFIXES)} — "
-                                f"{settings.upload_max_mb} Mo au plus. Un fichier de même nom remplace l'ancienne "
+                    gr.Markdown(f"Formats acceptés : {', '.join(documents.UPLOAD_SUFFIXES)}, ou un dossier compressé en "
+                                f".zip — {settings.upload_max_mb} Mo au plus par fichier ; plusieurs fichiers peuvent être "
+                                "déposés ensemble dans la seconde zone. Un fichier de même nom remplace l'ancienne "
                                 "version ; un fichier identique à un document présent n'est pas ajouté deux fois.")
-                    upload = gr.File(label="Document à ajouter", type="filepath", elem_id="upload")
+                    upload = gr.File(label="Document à ajouter (ou un dossier en .zip)", type="filepath", elem_id="upload")
+                    upload_many = gr.File(label="Ou plusieurs documents à la fois", type="filepath",
+                                          file_count="multiple", elem_id="upload-many")
                     with gr.Row():
-                        up_title = gr.Textbox(label="Titre (facultatif)")
-                        up_publisher = gr.Textbox(label="Éditeur (facultatif)")
-                        up_date = gr.Textbox(label="Date (facultatif, AAAA-MM-JJ)")
+                        up_title = gr.Textbox(label="Titre (facultatif, un seul fichier)")
+                        up_publisher = gr.Textbox(label="Éditeur (facultatif, un seul fichier)")
+                        up_date = gr.Textbox(label="Date (facultatif, un seul fichier, AAAA-MM-JJ)")
                     add = gr.Button("Ajouter et indexer", variant="primary", elem_id="add-document")
                     with gr.Row():
                         # No document chosen at first: a deletion is always an explicit choice.
@@ -706,7 +720,8 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             button.click(lambda q=question: (q, gr.Tabs(selected="chat")), None, [msg, tabs],
                          show_progress="hidden").then(on_send, ask_inputs, ask_outputs, **options)
         admin_outputs = [admin_status, table, to_delete, cards, gloss]
-        add.click(on_upload, [token, upload, up_title, up_publisher, up_date], admin_outputs, concurrency_limit=1).then(
+        add.click(on_upload, [token, upload, up_title, up_publisher, up_date, upload_many], admin_outputs,
+                  concurrency_limit=1).then(
             fix_choices, None, [to_fix], show_progress="hidden")
         to_delete.change(on_choose_delete, [to_delete], [confirm_delete], show_progress="hidden")
         delete.click(on_delete, [token, to_delete, confirm_delete], admin_outputs + [confirm_delete],

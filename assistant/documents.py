@@ -22,6 +22,7 @@ import tempfile
 import threading
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,11 +35,25 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf", ".docx")
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf", ".docx", ".odt", ".doc", ".rtf", ".odp", ".xlsx", ".ods",
+                   ".csv")
+ZIP_SUFFIX = ".zip"  # a folder: its tree lands under corpus/<folder name>/
 # DOCX is a zip: refuse before parsing when it would inflate past these.
 DOCX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 DOCX_MAX_RATIO = 100
 DOCX_MAX_ENTRIES = 2000
+# A .zip of a folder: the same kind of limits, on the whole archive, before anything is extracted.
+# Module-level settings for now (settings.py is being restructured), each with its env variable.
+ZIP_MAX_MB = int(os.environ.get("ASSISTANT_ZIP_MAX_MB", "500"))  # total uncompressed size
+ZIP_MAX_FILES = int(os.environ.get("ASSISTANT_ZIP_MAX_FILES", "2000"))
+ZIP_MAX_RATIO = DOCX_MAX_RATIO
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# What each zip-based format must hold to be what its extension says.
+_ZIP_FORMATS = {".docx": ("word/document.xml", "document Word (.docx)"),
+                ".xlsx": ("xl/workbook.xml", "classeur Excel (.xlsx)"),
+                ".odt": ("content.xml", "document OpenDocument (.odt)"),
+                ".ods": ("content.xml", "classeur OpenDocument (.ods)"),
+                ".odp": ("content.xml", "présentation OpenDocument (.odp)")}
 
 # One corpus change at a time in this process (ingest is not process-safe either).
 write_lock = threading.Lock()
@@ -71,22 +86,24 @@ def safe_name(name: str) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def _check_docx(path: Path, max_bytes: int) -> None:
+def _check_docx(path: Path, max_bytes: int, suffix: str = ".docx") -> None:
+    """A zip-based office file: refused before parsing when it would inflate abnormally."""
+    member, label = _ZIP_FORMATS[suffix]
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > DOCX_MAX_ENTRIES:
-                raise UploadError("ce fichier DOCX contient trop d'éléments : refusé par sécurité.")
+                raise UploadError(f"ce fichier {suffix.upper()[1:]} contient trop d'éléments : refusé par sécurité.")
             total = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
             if total > max(DOCX_MAX_UNCOMPRESSED, max_bytes) or total / packed > DOCX_MAX_RATIO:
                 raise UploadError(
-                    f"ce fichier DOCX se décompresse en {total // (1024 * 1024)} Mo (taux {total // packed}:1) : "
-                    "refusé par sécurité (archive piégée ou anormale).")
-            if "word/document.xml" not in zf.namelist():
-                raise UploadError("ce fichier n'est pas un document Word (.docx) valide.")
+                    f"ce fichier {suffix.upper()[1:]} se décompresse en {total // (1024 * 1024)} Mo "
+                    f"(taux {total // packed}:1) : refusé par sécurité (archive piégée ou anormale).")
+            if member not in zf.namelist():
+                raise UploadError(f"ce fichier n'est pas un {label} valide.")
     except zipfile.BadZipFile as exc:
-        raise UploadError("ce fichier .docx est corrompu ou n'est pas un document Word.") from exc
+        raise UploadError(f"ce fichier {suffix} est corrompu ou n'est pas un {label}.") from exc
 
 
 def check_upload(path: Path, name: str, settings: Settings) -> str:
@@ -96,25 +113,31 @@ def check_upload(path: Path, name: str, settings: Settings) -> str:
     if suffix not in UPLOAD_SUFFIXES:
         raise UploadError(
             f"« {name} » : format {suffix or '(sans extension)'} non pris en charge. "
-            f"Formats acceptés : {', '.join(UPLOAD_SUFFIXES)}.")
+            f"Formats acceptés : {', '.join(UPLOAD_SUFFIXES)}, ou un dossier en {ZIP_SUFFIX}.")
     if target in IGNORED_NAMES:
         raise UploadError(f"« {name} » : ce nom est réservé ; renommez le fichier.")
     size = path.stat().st_size
     max_bytes = settings.upload_max_mb * 1024 * 1024
     if size > max_bytes:
         raise UploadError(f"« {name} » : fichier trop volumineux ({size / 1048576:.1f} Mo, "
-                          f"maximum {settings.upload_max_mb} Mo).")
+                          f"maximum {settings.upload_max_mb} Mo, réglage ASSISTANT_UPLOAD_MAX_MB).")
     if size == 0:
         raise UploadError(f"« {name} » : le fichier est vide.")
     with open(path, "rb") as fh:
         head = fh.read(8)
     if suffix == ".pdf" and not head.startswith(b"%PDF"):
         raise UploadError(f"« {name} » : ce fichier n'est pas un PDF valide.")
-    if suffix == ".docx":
+    if suffix == ".doc" and not head.startswith(_OLE_MAGIC):
+        raise UploadError(f"« {name} » : ce fichier n'est pas un document Word 97-2003 (.doc) valide.")
+    if suffix == ".rtf" and not head.startswith(b"{\\rtf"):
+        raise UploadError(f"« {name} » : ce fichier n'est pas un document RTF valide.")
+    if suffix in _ZIP_FORMATS:
+        if suffix in (".docx", ".xlsx") and head.startswith(_OLE_MAGIC):
+            return target  # an encrypted Office file: loading says it needs its password
         if not head.startswith(b"PK"):
-            raise UploadError(f"« {name} » : ce fichier n'est pas un document Word (.docx) valide.")
+            raise UploadError(f"« {name} » : ce fichier n'est pas un {_ZIP_FORMATS[suffix][1]} valide.")
         try:
-            _check_docx(path, max_bytes)
+            _check_docx(path, max_bytes, suffix)
         except UploadError as exc:
             raise UploadError(f"« {name} » : {exc}") from None
     return target
@@ -191,6 +214,222 @@ def add_document(settings: Settings, upload: Path, name: str, meta: dict | None 
         return AddResult(target_name, f"Document « {target_name} » {verb} et indexé : {chunks} passage"
                                       f"{'s' if chunks > 1 else ''}.",
                          added=True, chunks=chunks, errors=report.errors)
+
+
+# ----- several files, or a .zip of a folder ------------------------------------------------
+@dataclass
+class BatchResult:
+    added: list[str] = field(default_factory=list)  # doc ids indexed for the first time
+    updated: list[str] = field(default_factory=list)  # new versions of indexed documents
+    unchanged: list[str] = field(default_factory=list)  # "name : déjà présent sous …"
+    refused: list[str] = field(default_factory=list)  # French messages, each naming its file
+    ignored: list[str] = field(default_factory=list)  # junk files of a folder, with the reason
+    chunks: int = 0
+
+    @property
+    def message(self) -> str:
+        lines = []
+        if self.added or self.updated:
+            lines.append(f"{len(self.added) + len(self.updated)} document(s) indexé(s) ({len(self.added)} ajouté(s), "
+                         f"{len(self.updated)} mis à jour) : {self.chunks} passages.")
+        else:
+            lines.append("Aucun document ajouté.")
+        for title, items in (("Ajoutés", self.added), ("Mis à jour", self.updated), ("Déjà présents", self.unchanged),
+                             ("Refusés", self.refused), ("Ignorés", self.ignored)):
+            if items:
+                lines.append(f"{title} : " + " ; ".join(items))
+        return "\n".join(lines)
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if not info.flag_bits & 0x800:  # no UTF-8 flag: Windows wrote it in the OEM code page (cp850 in France)
+        try:
+            name = name.encode("cp437").decode("cp850")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def check_zip(path: Path, name: str) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+    """The files of a .zip with their (unsanitised) relative parts, after the checks that refuse
+    the whole archive before anything is extracted: paths escaping the folder (absolute, « .. »,
+    drive letters, links), encrypted entries, too many files, too large or too compressed."""
+    import stat
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(f"« {name} » : cette archive .zip est corrompue ou illisible.") from exc
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) > ZIP_MAX_FILES:
+        raise UploadError(f"« {name} » : l'archive contient {len(files)} fichiers, plus que les {ZIP_MAX_FILES} "
+                          "acceptés (réglage ASSISTANT_ZIP_MAX_FILES) : refusée par sécurité.")
+    total = sum(i.file_size for i in files)
+    packed = max(1, sum(i.compress_size for i in files))
+    if total > ZIP_MAX_MB * 1024 * 1024:
+        raise UploadError(f"« {name} » : l'archive se décompresse en {total // (1024 * 1024)} Mo, plus que les "
+                          f"{ZIP_MAX_MB} Mo acceptés (réglage ASSISTANT_ZIP_MAX_MB) : refusée par sécurité.")
+    if total / packed > ZIP_MAX_RATIO:
+        raise UploadError(f"« {name} » : l'archive se décompresse {total // packed} fois plus grosse qu'elle "
+                          f"n'est (au plus {ZIP_MAX_RATIO}) : refusée par sécurité (archive piégée ?).")
+    out = []
+    for info in files:
+        entry = _zip_name(info)
+        parts = tuple(p for p in re.split(r"[\\/]", entry) if p not in ("", "."))
+        if (entry.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", entry) or ".." in parts
+                or stat.S_ISLNK(info.external_attr >> 16)):
+            raise UploadError(f"« {name} » : l'archive contient un chemin qui sort du dossier (« {entry} ») : "
+                              "refusée par sécurité, rien n'a été extrait.")
+        if info.flag_bits & 0x1:
+            raise UploadError(f"« {name} » : l'archive est protégée par un mot de passe (« {entry} ») : "
+                              "créez-en une sans mot de passe.")
+        if parts:
+            out.append((info, parts))
+    return out
+
+
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, budget: list[int], name: str) -> None:
+    """Stream one entry out, never past its declared size nor the archive's budget (sizes can lie)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with zf.open(info) as src, open(dest, "wb") as out:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            written += len(block)
+            budget[0] -= len(block)
+            if written > info.file_size or budget[0] < 0:
+                raise UploadError(f"« {name} » : l'archive contient plus de données qu'elle n'en annonce : "
+                                  "refusée par sécurité (archive piégée ?).")
+            out.write(block)
+
+
+def _unpack_zip(path: Path, name: str, work: Path, result: BatchResult) -> list[tuple[Path, str]]:
+    """(extracted file, doc id it will have) for each document of the archive; junk and
+    unsupported files are named in `result`. A folder zipped whole (one top folder) keeps its
+    name; otherwise the archive's name is the folder."""
+    from .corpus import SUPPORTED_SUFFIXES, junk_reason
+
+    entries = check_zip(path, name)
+    tops = {parts[0] for _, parts in entries}
+    nested = len(tops) == 1 and all(len(parts) > 1 for _, parts in entries)
+    root = safe_name(next(iter(tops))) if nested else safe_name(Path(name).stem)
+    out, seen = [], set()
+    budget = [ZIP_MAX_MB * 1024 * 1024]
+    hidden_dirs: set[str] = set()
+    with zipfile.ZipFile(path) as zf:
+        for info, parts in entries:
+            rel = parts[1:] if nested else parts
+            shown = f"{name}/{'/'.join(parts)}"
+            hidden = next((p for p in rel[:-1] if p.startswith(".")), None)
+            if hidden:
+                if hidden not in hidden_dirs:
+                    hidden_dirs.add(hidden)
+                    result.ignored.append(f"{name}/…/{hidden} : dossier caché, ignoré")
+                continue
+            reason = junk_reason(rel) or (None if Path(rel[-1]).suffix.lower() in SUPPORTED_SUFFIXES else
+                                          f"format {Path(rel[-1]).suffix or '(sans extension)'} non pris en charge")
+            if reason:
+                (result.refused if reason.startswith("format") else result.ignored).append(f"{shown} : {reason}")
+                continue
+            doc_id = "/".join([root, *(safe_name(p) for p in rel[:-1]), safe_name(rel[-1])])
+            if doc_id.lower() in seen:
+                result.refused.append(f"{shown} : même nom qu'un autre fichier de l'archive une fois nettoyé "
+                                      f"(« {doc_id} »), ignoré")
+                continue
+            seen.add(doc_id.lower())
+            dest = work / doc_id
+            try:
+                _extract(zf, info, dest, budget, name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                # CRC or size mismatch (zipfile stops at the declared size), unknown compression
+                raise UploadError(f"« {name} » : l'archive est corrompue ou anormale (« {'/'.join(parts)} » : "
+                                  f"{type(exc).__name__}) : refusée, rien n'a été ajouté.") from exc
+            out.append((dest, doc_id))
+    return out
+
+
+def add_documents(settings: Settings, uploads: list[tuple[Path, str]],
+                  progress: Callable[..., None] | None = None) -> BatchResult:
+    """Several uploaded files and/or .zip folders, indexed in one run. Each file is checked as
+    a single upload is; a refused one is named with its reason and the others go on. A file
+    that fails to index is taken back out (or its previous version put back), so nothing
+    already indexed is lost."""
+    from .ingest import ingest
+
+    result = BatchResult()
+    corpus = settings.corpus_dir.resolve()
+    corpus.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="assistant-upload-") as tmp:
+        work = Path(tmp)
+        candidates: list[tuple[Path, str, str]] = []  # (file, doc id, name shown)
+        for upload, name in uploads:
+            upload = Path(upload)
+            try:
+                if safe_name(name).lower().endswith(ZIP_SUFFIX):
+                    size = upload.stat().st_size
+                    if size > settings.upload_max_mb * 1024 * 1024:
+                        raise UploadError(f"« {name} » : archive trop volumineuse ({size / 1048576:.1f} Mo, maximum "
+                                          f"{settings.upload_max_mb} Mo, réglage ASSISTANT_UPLOAD_MAX_MB).")
+                    candidates += [(f, doc_id, f"{name}/{doc_id.partition('/')[2] or doc_id}")
+                                   for f, doc_id in _unpack_zip(upload, name, work / f"zip{len(candidates)}", result)]
+                else:
+                    candidates.append((upload, safe_name(name), name))
+            except UploadError as exc:
+                result.refused.append(str(exc))
+        checked: list[tuple[Path, str, str]] = []
+        for f, doc_id, shown in candidates:
+            try:
+                check_upload(f, shown, settings)
+                checked.append((f, doc_id, shown))
+            except UploadError as exc:
+                result.refused.append(str(exc))
+        with write_lock:
+            present = {file_hash(p): p.relative_to(corpus).as_posix() for p in list_files(corpus)[0]}
+            placed: dict[str, tuple[Path, Path | None, str]] = {}  # doc id -> (target, backup, shown)
+            try:
+                for f, doc_id, shown in checked:
+                    digest = file_hash(f)
+                    if digest in present:
+                        result.unchanged.append(f"{shown} : déjà présent sous « {present[digest]} »")
+                        continue
+                    target = (corpus / doc_id).resolve()
+                    if corpus not in target.parents or doc_id in placed:  # belt and braces
+                        result.refused.append(f"« {shown} » : nom de fichier refusé.")
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    backup = None
+                    if target.exists():
+                        backup = Path(tempfile.mkstemp(prefix=".previous-", dir=corpus)[1])
+                        shutil.copy2(target, backup)
+                    fd, part = tempfile.mkstemp(prefix=".upload-", dir=target.parent)  # hidden until complete
+                    os.close(fd)
+                    shutil.copyfile(f, part)
+                    os.replace(part, target)
+                    present[digest] = doc_id
+                    placed[doc_id] = (target, backup, shown)
+                if placed:
+                    report = ingest(settings, paths=[t for t, _, _ in placed.values()],
+                                    progress=progress or (lambda *a, **k: None))
+                    for doc_id, (target, backup, shown) in placed.items():
+                        mine = [e for e in report.errors if f"{target} :" in e or e.startswith(f"{doc_id} :")]
+                        if mine:
+                            _restore(target, backup)
+                            result.refused.append(_short_error(mine[0], target.name).replace(
+                                f"« {target.name} »", f"« {shown} »", 1)
+                                + (" L'ancienne version est conservée." if backup else ""))
+                        else:
+                            (result.updated if backup else result.added).append(doc_id)
+                            if backup:
+                                backup.unlink(missing_ok=True)
+            except BaseException:
+                for target, backup, _ in placed.values():
+                    if target.exists() and (backup is None or backup.exists()):
+                        _restore(target, backup)
+                raise
+            registry = _registry(settings)
+            result.chunks = sum(len(registry[d].chunk_ids) for d in result.added + result.updated if d in registry)
+    return result
 
 
 def _short_error(error: str, name: str) -> str:

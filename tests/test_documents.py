@@ -1,6 +1,7 @@
 """Documents: safe uploads into the corpus, indexing, duplicates, refusals, deletion (real index)."""
 
 import io
+import os
 import shutil
 import zipfile
 from dataclasses import replace
@@ -253,3 +254,126 @@ def test_correction_handler_of_the_documents_view(indexed):
     assert "Autre titre" in done[0] and "Autre titre" in done[1]  # status and documents table
     assert read_manifest(indexed.corpus_dir)[STRATEGY]["title"] == "Autre titre"
     assert Retriever(indexed).search("fonds de contractualisation 135 millions 2019")[0].meta["title"] == "Autre titre"
+
+
+# ----- several files, or a .zip of a folder --------------------------------------------------
+def _zip(path: Path, entries: dict[str, bytes | str], method=zipfile.ZIP_DEFLATED) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def test_several_files_and_a_zipped_folder_in_one_upload(indexed, tmp_path):
+    from assistant.documents import add_documents
+    from tests.office_files import make_xlsx
+
+    (tmp_path / "src").mkdir()
+    xlsx = make_xlsx(tmp_path / "src" / "tarifs.xlsx", {"Tarifs": [["Prestation", "Tarif horaire (€)"],
+                                                                     ["Aide à domicile", "23,50"]]})
+    tree = {
+        "Partage/Autonomie/tarifs.xlsx": xlsx.read_bytes(),
+        "Partage/Autonomie/schéma autonomie.txt": "Le schéma départemental de l'autonomie Zorglub 2024-2028 "
+                                                  "ouvre deux accueils de jour.\n",
+        "Partage/Insertion/note.md": "# Note Zorglub sur l'insertion\n\nLe dispositif Zorglub finance l'insertion.\n",
+        "Partage/Insertion/~$note.docx": b"\x00lock",
+        "Partage/.git/config": "[core]\n",
+        "Partage/plan.dwg": b"AC1032",
+        "Partage/vide.txt": "",
+    }
+    archive = _zip(tmp_path / "up" / "Partage.zip", tree)
+    single = _file(tmp_path, "zorglub.txt", NEW_TEXT)
+    broken = _file(tmp_path, "casse.pdf", b"%PDF-1.4\n" + b"\x00garbage" * 200)
+    same = _file(tmp_path, "copie.txt", (SEED_CORPUS / ARTICLE).read_bytes())
+    before = {d["doc_id"] for d in list_documents(indexed)}
+    result = add_documents(indexed, [(archive, "Partage.zip"), (single, "zorglub.txt"), (broken, "casse.pdf"),
+                                     (same, "copie.txt")])
+    assert sorted(result.added) == ["Partage/Autonomie/schema-autonomie.txt", "Partage/Autonomie/tarifs.xlsx",
+                                    "Partage/Insertion/note.md", "zorglub.txt"], result
+    docs = {d["doc_id"] for d in list_documents(indexed)}
+    assert docs == before | set(result.added)  # nothing already indexed lost
+    message = result.message
+    assert "plan.dwg : format .dwg non pris en charge" in message
+    assert "vide.txt" in message and "vide" in message
+    assert "casse.pdf" in message and not (indexed.corpus_dir / "casse.pdf").exists()
+    assert f"copie.txt : déjà présent sous « {ARTICLE} »" in message
+    assert "~$note.docx : fichier de verrouillage" in message and ".git : dossier caché" in message
+    hit = Retriever(indexed).search("tarif horaire aide à domicile")[0]
+    assert hit.meta["doc_id"] == "Partage/Autonomie/tarifs.xlsx" and hit.meta["folder"] == "Partage/Autonomie"
+    assert hit.source()["where"] == "feuille « Tarifs », ligne 2"
+    # A zip of loose files lands under a folder named after the archive.
+    loose = _zip(tmp_path / "up" / "Notes 2024.zip", {"a.txt": "Le dispositif Zorglub aide les aidants de Guéret.\n"})
+    assert add_documents(indexed, [(loose, "Notes 2024.zip")]).added == ["Notes-2024/a.txt"]
+
+
+@pytest.mark.parametrize("entries, expected", [
+    ({"../../evil.txt": "x"}, "sort du dossier"),
+    ({"dossier/../../evil.txt": "x"}, "sort du dossier"),
+    ({"/etc/cron.d/evil.txt": "x"}, "sort du dossier"),
+    ({"C:\\Windows\\evil.txt": "x"}, "sort du dossier"),
+])
+def test_zip_with_paths_escaping_the_folder_is_refused_whole(indexed, tmp_path, entries, expected):
+    from assistant.documents import add_documents
+
+    archive = _zip(tmp_path / "up" / "piege.zip", {"ok.txt": "Le dispositif Zorglub, un texte sans danger.\n",
+                                                   **entries})
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "up" not in p.parts)
+    result = add_documents(indexed, [(archive, "piege.zip")])
+    assert not result.added and len(result.refused) == 1
+    assert "piege.zip" in result.refused[0] and expected in result.refused[0]
+    assert "rien n'a été extrait" in result.refused[0]
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "up" not in p.parts)
+    assert after == before  # nothing written anywhere, not even the harmless file
+    assert not Path("/etc/cron.d/evil.txt").exists()
+
+
+def test_zip_bomb_and_oversized_zips_are_refused_before_extraction(indexed, tmp_path, monkeypatch):
+    from assistant import documents
+    from assistant.documents import add_documents
+
+    bomb = _zip(tmp_path / "up" / "bombe.zip", {"a.txt": b"0" * (50 * 1024 * 1024)})
+    assert bomb.stat().st_size < 200 * 1024  # small on disk, 50 MB inflated (ratio ~1000:1)
+    result = add_documents(indexed, [(bomb, "bombe.zip")])
+    assert "bombe.zip" in result.refused[0] and "sécurité" in result.refused[0]
+    monkeypatch.setattr(documents, "ZIP_MAX_FILES", 5)
+    many = _zip(tmp_path / "up" / "nombreux.zip", {f"f{i}.txt": os.urandom(64).hex() for i in range(6)})
+    refused = add_documents(indexed, [(many, "nombreux.zip")]).refused[0]
+    assert "6 fichiers" in refused and "ASSISTANT_ZIP_MAX_FILES" in refused
+    monkeypatch.setattr(documents, "ZIP_MAX_MB", 1)
+    big = _zip(tmp_path / "up" / "gros.zip", {"g.txt": os.urandom(700 * 1024).hex()})  # 1.4 MB, ratio ~2
+    refused = add_documents(replace(indexed, upload_max_mb=5), [(big, "gros.zip")]).refused[0]
+    assert "gros.zip" in refused and "ASSISTANT_ZIP_MAX_MB" in refused
+    # An archive whose entries lie about their size: never more than declared is written, and refused.
+    liar = tmp_path / "up" / "menteur.zip"
+    _zip(liar, {"l.txt": "Le dispositif Zorglub. " * 50}, method=zipfile.ZIP_STORED)
+    raw = bytearray(liar.read_bytes())
+    # Declare 10 bytes in both headers (local at offset 22, central directory after the data).
+    for at in (22, raw.rfind(b"PK\x01\x02") + 24):
+        raw[at:at + 4] = (10).to_bytes(4, "little")
+    liar.write_bytes(bytes(raw))
+    refused = add_documents(indexed, [(liar, "menteur.zip")]).refused
+    assert refused and "menteur.zip" in refused[0] and "rien n'a été ajouté" in refused[0]
+    assert not (indexed.corpus_dir / "menteur").exists()
+    corrupt = _file(tmp_path, "casse.zip", b"PK\x03\x04 tronque")
+    assert "corrompue" in add_documents(indexed, [(corrupt, "casse.zip")]).refused[0]
+    assert {d["doc_id"] for d in list_documents(indexed)} == {ARTICLE, STRATEGY}
+
+
+def test_upload_handler_takes_several_files_and_a_zip(indexed, tmp_path):
+    """The web upload handler with what a multiple-file upload gives it (no browser)."""
+    from app import build
+
+    _, blocks = build(replace(indexed, admin_token="jeton-admin"))
+    on_upload = next(f.fn for f in blocks.fns.values() if f.name == "on_upload")
+    archive = _zip(tmp_path / "up" / "Dossier.zip", {"Dossier/a.txt": "Le dispositif Zorglub aide les aidants.\n",
+                                                     "Dossier/../../b.txt": "x"})
+    single = _file(tmp_path, "zorglub.txt", NEW_TEXT)
+    outputs = list(on_upload("jeton-admin", None, "", "", "", [str(archive), str(single)]))
+    status, table = outputs[-1][0], outputs[-1][1]
+    assert "Dossier.zip" in status and "sort du dossier" in status and "zorglub.txt" in status
+    assert 'class="status ok"' in status and "zorglub.txt" in table
+    assert not (indexed.corpus_dir / "Dossier").exists()
+    zipped = _zip(tmp_path / "up2" / "Dossier.zip", {"Dossier/a.txt": "Le dispositif Zorglub aide les aidants.\n"})
+    status = list(on_upload("jeton-admin", str(zipped), "", "", ""))[-1][0]  # a .zip in the one-file box
+    assert "Dossier/a.txt" in status and (indexed.corpus_dir / "Dossier" / "a.txt").exists()
