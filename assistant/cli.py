@@ -471,6 +471,34 @@ def config(
                 typer.echo(f"  {f.metadata['env']} = {public[f.name]}")
 
 
+@app.command()
+def documents(
+    folder: Optional[str] = typer.Option(None, "--folder", help="Seulement ce dossier (chemin relatif au corpus) "
+                                                                "et ses sous-dossiers."),
+    folders: bool = typer.Option(False, "--folders", help="Lister les dossiers, avec leurs documents et passages."),
+    json_out: bool = typer.Option(False, "--json", help="La liste en JSON sur la sortie standard."),
+):
+    """Lister les documents indexés : chemin relatif au corpus, titre, date, éditeur, passages."""
+    from . import documents as docs_mod
+
+    settings = _settings()
+    if folders:
+        rows = _guard(lambda: docs_mod.list_folders(settings))
+        if json_out:
+            typer.echo(json.dumps(rows, ensure_ascii=False))
+            return
+        for row in rows:
+            typer.echo(f"{row['folder'] or '(tout le corpus)'} : {row['documents']} documents, {row['chunks']} passages")
+        return
+    rows = _guard(lambda: docs_mod.documents_in_folder(settings, folder or ""))
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for d in sorted(rows, key=lambda d: d["doc_id"]):
+        typer.echo(f"{d['doc_id']} — {d['title']} ({d['date']}, {d['publisher']}) : {d['chunks']} passages")
+    typer.echo(f"{len(rows)} documents" + (f" dans « {folder} » et ses sous-dossiers." if folder else "."), err=True)
+
+
 def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

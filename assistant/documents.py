@@ -572,9 +572,59 @@ def list_documents(settings: Settings) -> list[dict]:
             "kind": rec.kind, "chunks": len(rec.chunk_ids), "notes": str(entry.get("notes", "")),
             "indexed_at": datetime.fromtimestamp(rec.ingested_at).strftime("%Y-%m-%d %H:%M") if rec.ingested_at else "",
             "format": Path(doc_id).suffix.lower().lstrip("."),
+            "folder": doc_id.rpartition("/")[0],  # the passages' `folder` field
         })
     out.sort(key=lambda d: (d["date"] if d["date"][:1].isdigit() else "0", d["title"]), reverse=True)
     return out
+
+
+# ----- folders: the relative path as a filter ------------------------------------------------
+# Each passage carries `doc_id` (its file's path relative to the corpus, e.g.
+# "Partage-Solidarites/Autonomie/Tarifs/tarifs.xlsx") and `folder` (that path's folder, "" at the
+# top). Chroma has no prefix match, so a folder with its subfolders is an `$in` on `folder`.
+def _folder_key(folder: str) -> str:
+    parts = [p for p in re.split(r"[\\/]+", (folder or "").strip()) if p not in ("", ".")]
+    if ".." in parts:
+        raise AssistantError(f"Dossier « {folder} » refusé : indiquez un chemin relatif au corpus, sans « .. ».")
+    return "/".join(parts)
+
+
+def list_folders(settings: Settings) -> list[dict]:
+    """Every folder holding indexed documents (and its parents), with the documents and passages
+    under it, subfolders included; "" is the whole corpus."""
+    out: dict[str, dict] = {}
+    for doc in list_documents(settings):
+        parts = doc["folder"].split("/") if doc["folder"] else []
+        for depth in range(len(parts) + 1):
+            key = "/".join(parts[:depth])
+            entry = out.setdefault(key, {"folder": key, "documents": 0, "chunks": 0})
+            entry["documents"] += 1
+            entry["chunks"] += doc["chunks"]
+    return [out[k] for k in sorted(out)]
+
+
+def documents_in_folder(settings: Settings, folder: str) -> list[dict]:
+    """The indexed documents in `folder` (relative to the corpus) and its subfolders. A folder
+    nothing is indexed in is a French error listing the known ones (case is forgiven)."""
+    key = _folder_key(folder)
+    docs = list_documents(settings)
+    known = sorted({f["folder"] for f in list_folders(settings)} - {""})
+    if key and key not in known:
+        same = [k for k in known if k.casefold() == key.casefold()]
+        if not same:
+            shown = ", ".join(known[:15]) + (" …" if len(known) > 15 else "") if known else "aucun"
+            raise AssistantError(f"Aucun document indexé dans le dossier « {folder} ». Dossiers du corpus : {shown}.")
+        key = same[0]
+    return [d for d in docs if not key or d["folder"] == key or d["folder"].startswith(key + "/")]
+
+
+def folder_where(settings: Settings, folder: str) -> dict | None:
+    """A Chroma `where` clause keeping the passages of `folder` and its subfolders (None: the whole
+    corpus). For retrieve's filter: `collection.query(..., where=folder_where(settings, "X"))`."""
+    docs = documents_in_folder(settings, folder)
+    if not _folder_key(folder):
+        return None
+    return {"folder": {"$in": sorted({d["folder"] for d in docs})}}
 
 
 # ----- the text a citation's line numbers refer to ----------------------------------------

@@ -151,3 +151,50 @@ def test_ingest_takes_metadata_from_the_files_and_the_manifest_still_wins(tmp_pa
     assert (docx["title"], docx["date"], docx["publisher"]) == ("Charte départementale", "2023-06", "non précisé")
     hit = Retriever(settings).search("charte bientraitance établissements")[0]
     assert hit.meta["title"] == "Charte départementale" and hit.meta["date"] == "2023-06"
+
+
+def test_relative_path_is_a_filter_field_library_and_cli(indexed):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from assistant.documents import documents_in_folder, folder_where, list_documents, list_folders
+    from assistant.errors import AssistantError
+    from assistant.store import Store
+
+    settings, _ = indexed
+    counts = {f["folder"]: f["documents"] for f in list_folders(settings)}
+    assert counts == {"": 4, "Partage-Solidarites": 4, "Partage-Solidarites/Autonomie": 2,
+                      "Partage-Solidarites/Autonomie/Tarifs": 1, "Partage-Solidarites/Insertion": 2}
+    autonomie = {d["doc_id"] for d in list_documents(settings) if d["doc_id"].startswith("Partage-Solidarites/Autonomie/")}
+    assert len(autonomie) == 2 and "Partage-Solidarites/Autonomie/Tarifs/tarifs-2024.xlsx" in autonomie
+    assert {d["doc_id"] for d in documents_in_folder(settings, "Partage-Solidarites/Autonomie")} == autonomie
+    assert {d["doc_id"] for d in documents_in_folder(settings, "partage-solidarites\\autonomie/")} == autonomie
+    assert len(documents_in_folder(settings, "")) == 4
+    with pytest.raises(AssistantError, match="Aucun document indexé dans le dossier « Social ».*Insertion"):
+        documents_in_folder(settings, "Social")
+    with pytest.raises(AssistantError, match="sans « .. »"):
+        documents_in_folder(settings, "Partage-Solidarites/../..")
+    # The clause a search filter passes to Chroma: exactly the passages under that folder.
+    _, collection = Store(settings).ready_generation()
+    got = collection.get(where=folder_where(settings, "Partage-Solidarites/Autonomie"), include=["metadatas"])
+    assert got["ids"] and {m["doc_id"] for m in got["metadatas"]} == autonomie
+    assert folder_where(settings, "") is None
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir), "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+           "ASSISTANT_COLLECTION": settings.collection}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "assistant.cli", "documents", *args], capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    out = cli("--folder", "Partage-Solidarites/Autonomie", "--json")
+    assert out.returncode == 0, out.stderr
+    assert {d["doc_id"] for d in json.loads(out.stdout)} == autonomie
+    out = cli("--folder", "Partage-Solidarites/Insertion")
+    assert out.returncode == 0 and "Partage-Solidarites/Insertion/pdi.odt — Programme départemental d'insertion" in out.stdout
+    assert "2 documents dans « Partage-Solidarites/Insertion »" in out.stderr
+    out = cli("--folder", "Social")
+    assert out.returncode == 1 and "Erreur : Aucun document indexé dans le dossier « Social »" in out.stderr
+    out = cli("--folders")
+    assert "Partage-Solidarites/Autonomie : 2 documents" in out.stdout
