@@ -29,7 +29,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
 
-from assistant import documents, render  # noqa: E402
+from assistant import answer_log, documents, render  # noqa: E402
 from assistant.answer import stream  # noqa: E402
 from assistant.discover import document_cards, glossary, load_starters  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
@@ -371,6 +371,7 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             answer = result.as_dict()
             turn = {"question": question, "passages": pending["passages"], "result": answer,
                     "standalone": result.standalone_question, "backend": result.backend}
+            answer_log.record(settings, result, source="web", history=_history(turns), session=session)
             turns.append(turn)
             chat[-1] = {"role": "assistant", "content": render.answer_message(turn_index, answer)}
             export = _write_export(session, turns)

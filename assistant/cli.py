@@ -222,6 +222,14 @@ def _print_answer(result) -> None:
         typer.echo(f"  [{c.n}] {source_line(c.source)}")
 
 
+def _logged(result, settings, history=None):
+    """Append the answer to the answer log (`assistant replay`); returns it."""
+    from .answer_log import record
+
+    record(settings, result, source="cli", history=history)
+    return result
+
+
 def _answer_dict(result) -> dict:
     d = result.as_dict()
     keys = ("question", "answer", "outcome", "headline", "refused", "probability", "citations", "timings")
@@ -250,7 +258,8 @@ def ask(
                 typer.secho(item, fg=typer.colors.YELLOW, err=True)
                 continue
             try:
-                out = {"id": item.get("id", number), **_answer_dict(answer(item["question"], item.get("history"), settings))}
+                got = _logged(answer(item["question"], item.get("history"), settings), settings, item.get("history"))
+                out = {"id": item.get("id", number), **_answer_dict(got)}
             except AssistantError as exc:
                 out = {"id": item.get("id", number), "question": item["question"], "answer": "", "refused": True,
                        "citations": [], "timings": {}, "error": str(exc)}
@@ -261,7 +270,7 @@ def ask(
 
         typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings)), ensure_ascii=False, indent=1))
         return
-    result = _guard(lambda: answer(question, None, settings))
+    result = _logged(_guard(lambda: answer(question, None, settings)), settings)
     if json_out:
         typer.echo(json.dumps(_answer_dict(result), ensure_ascii=False))
     else:
@@ -295,6 +304,7 @@ def chat():
         except AssistantError as exc:
             typer.secho(f"Erreur : {exc}", fg=typer.colors.RED)
             continue
+        _logged(result, settings, history)
         typer.echo("Assistant : ", nl=False)
         _print_answer(result)
         history += [{"role": "user", "content": line}, {"role": "assistant", "content": result.answer}]

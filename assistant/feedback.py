@@ -26,7 +26,10 @@ from .errors import AssistantError
 from .privacy import redact, redact_obj
 
 DB_NAME = "feedback.sqlite3"
-SCHEMA = """
+# Numbered schema migrations, applied in order once each (PRAGMA user_version holds the last applied).
+# Append a new one for any change; never edit one that has shipped. The first is the table as it was
+# before numbering, hence IF NOT EXISTS: a store from then is taken as at version 1.
+MIGRATIONS: list[tuple[int, str]] = [(1, """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at TEXT NOT NULL,
@@ -42,8 +45,30 @@ CREATE TABLE IF NOT EXISTS feedback (
     settings TEXT NOT NULL DEFAULT '{}',
     model TEXT NOT NULL DEFAULT '',
     session TEXT NOT NULL DEFAULT ''
+)
+"""), (2, """
+CREATE TABLE answer_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    session TEXT NOT NULL DEFAULT '',
+    question TEXT NOT NULL,
+    standalone_question TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]',
+    retrieved TEXT NOT NULL DEFAULT '[]',
+    raw TEXT NOT NULL DEFAULT '',
+    answer TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    probability REAL NOT NULL DEFAULT 0,
+    shown TEXT NOT NULL DEFAULT '[]',
+    timings TEXT NOT NULL DEFAULT '{}',
+    backend TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL DEFAULT ''
 );
-"""
+CREATE INDEX answer_log_created ON answer_log (created_at)
+""")]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 MAX_COMMENT = 2000
 
 
@@ -112,7 +137,32 @@ class FeedbackStore:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError("database is locked (journal mode not switched)")
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged avis survives a power cut
-        conn.executescript(SCHEMA)
+        self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Apply the migrations this file has not had, each in one transaction with its number."""
+        for number, script in MIGRATIONS:
+            if self.version(conn) >= number:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.version(conn) < number:  # another process may have applied it meanwhile
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {int(number)}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if self.version(conn) > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"schéma n° {self.version(conn)} écrit par une version plus récente "
+                                        f"de l'assistant (celle-ci connaît jusqu'au n° {SCHEMA_VERSION})")
+
+    @staticmethod
+    def version(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _run(self, work):
         deadline = time.monotonic() + self.lock_timeout

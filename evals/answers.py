@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.answer import answer, clean_history
+from assistant.answer_log import passage_refs
 from assistant.errors import AssistantError
+from assistant.replay import passages_from_refs
 from assistant.retrieve import Result, get_retriever
 from assistant.settings import PACKAGE_DIR, Settings, answer_independent
 
@@ -60,16 +62,11 @@ class Answered:
     cached: bool = False
 
 
-def _passage_refs(results: list[Result]) -> list[dict]:
-    return [{"chunk_id": r.chunk_id, "score": r.score, "also_in": r.also_in} for r in results]
-
-
 def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> list[Result]:
     """The ranked passages the answer was built on: from the cache, else the same search again."""
-    if refs is not None and all(r["chunk_id"] in retriever.catalog for r in refs):
-        return [Result(n, ref["score"], ref["chunk_id"], retriever.catalog[ref["chunk_id"]]["display"],
-                       retriever.catalog[ref["chunk_id"]], also_in=[a for a in ref["also_in"] if a in retriever.catalog],
-                       catalog=retriever.catalog) for n, ref in enumerate(refs, 1)]
+    stored = passages_from_refs(retriever, refs)
+    if stored is not None:
+        return stored
     question = result.get("standalone_question") or item.question
     try:  # the answer path's search is deterministic: same question, same history, same passages
         return retriever.search(question, k=max(settings.top_k, settings.answer_passages),
@@ -123,7 +120,7 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
                               "timings": {}, "error": str(exc)}
                     passages = []
                 if not is_fallback(settings, result):  # a timeout says how busy the machine was, not the config
-                    handle.write(json.dumps({"id": item.id, "result": result, "passages": _passage_refs(passages)},
+                    handle.write(json.dumps({"id": item.id, "result": result, "passages": passage_refs(passages)},
                                             ensure_ascii=False) + "\n")
                     handle.flush()
                 out.append(Answered(item, result, passages))
