@@ -460,6 +460,67 @@ def train_scorer(
 
 
 @app.command()
+def replay(
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Un fichier du cache de l'évaluation (evals/cache/answers-*.jsonl) au lieu du journal des réponses."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Les N dernières réponses du journal seulement."),
+    json_out: bool = typer.Option(False, "--json", help="Une ligne JSON par réponse rejouée, puis le bilan."),
+    strict: bool = typer.Option(False, "--strict", help="Code de sortie 1 si une décision a changé."),
+):
+    """Rejouer la décision actuelle sur les réponses journalisées (ou d'un cache d'évaluation) et dire ce qui change."""
+    from . import replay as rp
+    from .answer_log import AnswerLog
+    from .retrieve import get_retriever
+
+    settings = _settings()
+    if cache is not None:
+        if not cache.is_file():
+            _fail(f"cache introuvable : {cache}")
+        entries = rp.from_cache(cache, _dataset_histories())
+    else:
+        answer_log = _guard(lambda: AnswerLog.for_settings(settings))
+        if answer_log is None:
+            _fail("le journal des réponses est désactivé (ASSISTANT_ANSWER_LOG_DAYS = 0).")
+        entries = _guard(lambda: rp.from_log(answer_log, limit))
+    if not entries:
+        typer.echo("Aucune réponse à rejouer.")
+        return
+    retriever = _guard(lambda: get_retriever(settings))
+    replayed = _guard(lambda: rp.run(entries, retriever, settings))
+    for r in replayed:
+        if json_out:
+            typer.echo(json.dumps({"id": r.entry.id, "origin": r.entry.origin, "before": r.entry.before,
+                                   "after": r.after, "rebuilt": r.rebuilt, "changes": r.changes,
+                                   "notes": r.notes}, ensure_ascii=False))
+        elif r.changes:
+            typer.secho(f"n° {r.entry.id} ({r.entry.origin}) « {r.entry.question[:80]} »", bold=True)
+            for line in r.changes + r.notes:
+                typer.echo(f"  {line}")
+    got = rp.summary(replayed)
+    if json_out:
+        typer.echo(json.dumps({"summary": got}, ensure_ascii=False))
+    else:
+        typer.echo(f"{got['replayed']} réponses rejouées ({got['rebuilt']} sur leurs passages enregistrés, les autres "
+                   f"après une nouvelle recherche) : {got['unchanged']} identiques, {got['changed']} changées.")
+        for move, n in sorted(got["moves"].items(), key=lambda kv: -kv[1]):
+            typer.echo(f"  {move} : {n}")
+    if strict and got["changed"]:
+        raise typer.Exit(1)
+
+
+def _dataset_histories() -> dict:
+    """(id, question) → history, over every evaluation set: eval cache lines keep no history."""
+    from evals.dataset import read
+
+    from .settings import PROJECT_DIR
+
+    out = {}
+    for path in sorted((PROJECT_DIR / "evals" / "datasets").glob("*.jsonl")):
+        items, _ = read(path)
+        out.update({(i.id, i.question): i.history for i in items})
+    return out
+
+
+@app.command()
 def config(
     json_out: bool = typer.Option(False, "--json", help="Les valeurs en JSON (secrets masqués)."),
     markdown: bool = typer.Option(False, "--markdown", help="Le tableau des réglages du README, tiré des déclarations."),
