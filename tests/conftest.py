@@ -80,3 +80,19 @@ def wait_for_port(port: int, proc: subprocess.Popen, seconds: float) -> None:
                 pytest.fail(f"the server exited at start (code {proc.returncode})")
             time.sleep(0.3)
     pytest.fail(f"no server on port {port} after {seconds} s")
+
+
+# ----- the fast tier: `pytest -m "not slow"` (pure logic, settings, features; under 2 minutes) ------
+# A test is slow when it needs a built index, a model, a server, a browser or a converter. The
+# default run (scripts/test) still runs everything.
+SLOW_FIXTURES = {"seed_index", "seed_retriever", "small_corpus", "built", "indexed", "drive", "mixed_scan",
+                 "chroma_server", "embeddings_server", "judge_server", "llama_server", "app", "browser", "point"}
+SLOW_MODULES = {"test_web", "test_formats", "test_ocr", "test_embeddings", "test_faults", "test_chroma_server",
+                "test_llm_server", "test_eval_judge", "test_folder", "test_ingest", "test_load", "test_cli"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
