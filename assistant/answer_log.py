@@ -61,21 +61,13 @@ class AnswerLog:
                json.dumps(decision["shown"], ensure_ascii=False), json.dumps(result.timings), result.backend, config)
 
         def write(conn):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM answer_log WHERE created_at < ?", (cutoff,))
-                cur = conn.execute(
-                    "INSERT INTO answer_log (created_at, source, session, question, standalone_question, history, "
-                    "retrieved, raw, answer, outcome, reason, probability, shown, timings, backend, config) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return cur.lastrowid
+            conn.execute("DELETE FROM answer_log WHERE created_at < ?", (cutoff,))
+            return conn.execute(
+                "INSERT INTO answer_log (created_at, source, session, question, standalone_question, history, "
+                "retrieved, raw, answer, outcome, reason, probability, shown, timings, backend, config) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row).lastrowid
 
-        return self.store._run(write)
+        return self.store._run(lambda conn: self.store.transaction(conn, write))
 
     def entries(self, limit: int | None = None) -> list[dict]:
         """The newest `limit` entries (all by default), oldest first, JSON columns decoded."""

@@ -141,21 +141,16 @@ class FeedbackStore:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Apply the migrations this file has not had, each in one transaction with its number."""
+        def apply(conn, number, script):
+            if self.version(conn) < number:  # another process may have applied it meanwhile
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(number)}")
+
         for number, script in MIGRATIONS:
-            if self.version(conn) >= number:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self.version(conn) < number:  # another process may have applied it meanwhile
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {int(number)}")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            if self.version(conn) < number:
+                self.transaction(conn, lambda c: apply(c, number, script))
         if self.version(conn) > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"schéma n° {self.version(conn)} écrit par une version plus récente "
                                         f"de l'assistant (celle-ci connaît jusqu'au n° {SCHEMA_VERSION})")
@@ -190,15 +185,21 @@ class FeedbackStore:
                 raise FeedbackError(f"La base des avis {self.path} est illisible ({exc}).") from exc
 
     @staticmethod
-    def _write(conn: sqlite3.Connection, sql: str, params) -> int:
+    def transaction(conn: sqlite3.Connection, work):
+        """`work(conn)` in one write transaction: all of it is stored, or none of it."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = conn.execute(sql, params)
+            out = work(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return out
+
+    @classmethod
+    def _write(cls, conn: sqlite3.Connection, sql: str, params) -> int:
+        cur = cls.transaction(conn, lambda c: c.execute(sql, params))
         return cur.lastrowid if cur.lastrowid else cur.rowcount
 
     # ----- API --------------------------------------------------------------------------

@@ -96,20 +96,25 @@ def from_log(answer_log, limit: int | None = None) -> list[Entry]:
                   f"{e['source']} {e['created_at']}") for e in answer_log.entries(limit)]
 
 
-def from_cache(path: Path, histories: dict | None = None) -> list[Entry]:
-    """The answers of one eval cache file (the last line of an id wins, as `assistant eval` reads it).
-
-    `histories`: (id, question) → the dataset item's history, for follow-up questions.
-    """
+def cache_lines(path: Path) -> dict[str, dict]:
+    """An eval cache file's entries by question id; a later line wins, a cut line is skipped."""
     latest: dict[str, dict] = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
             got = json.loads(line)
             latest[got["id"]] = got
         except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a line cut by an interrupted run
+            continue  # a line cut by an interrupted run: that question is answered again
+    return latest
+
+
+def from_cache(path: Path, histories: dict | None = None) -> list[Entry]:
+    """The answers of one eval cache file (the last line of an id wins, as `assistant eval` reads it).
+
+    `histories`: (id, question) → the dataset item's history, for follow-up questions.
+    """
     out = []
-    for item_id, got in latest.items():
+    for item_id, got in cache_lines(path).items():
         result = got.get("result") or {}
         if result.get("error") or not result.get("standalone_question"):
             continue  # the question never reached the decision

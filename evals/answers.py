@@ -15,7 +15,7 @@ from pathlib import Path
 from assistant.answer import answer, clean_history
 from assistant.answer_log import passage_refs
 from assistant.errors import AssistantError
-from assistant.replay import passages_from_refs
+from assistant.replay import cache_lines, passages_from_refs
 from assistant.retrieve import Result, get_retriever
 from assistant.settings import PACKAGE_DIR, Settings, answer_independent
 
@@ -93,14 +93,7 @@ def collect(settings: Settings, items: list[Item], cache_dir: Path,
     """
     path = cache_path(settings, cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cached: dict[str, dict] = {}
-    if path.exists() and not refresh:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-                cached[entry["id"]] = entry
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut by an interrupted run: that question is answered again
+    cached = cache_lines(path) if path.exists() and not refresh else {}
     retriever = get_retriever(settings)
     out = []
     with open(path, "a", encoding="utf-8") as handle:
