@@ -42,8 +42,13 @@ def test_corpus_question_gets_a_cited_answer_in_under_a_second_of_work(plain):
     assert result.outcome is Outcome.ANSWER and not result.refused, result.as_dict()
     assert "135 millions" in result.answer and result.probability >= get_scorer(plain).thresholds["answer"]
     assert result.citations and result.citations[0].source["doc_id"] == STRATEGY
-    for c in result.citations:  # every shown sentence is verbatim in the passage it cites
-        assert c.sentences and all(" ".join(s.split()) in " ".join(c.text.split()) for s in c.sentences)
+    # Every answer sentence is in the answer, and verbatim in the cited document's own file at the
+    # lines the citation names (the file, not the indexed passage the decision read).
+    for c in result.citations:
+        lines = (plain.corpus_dir / c.source["doc_id"]).read_text(encoding="utf-8").splitlines()
+        cited = " ".join(" ".join(lines[c.source["start_line"] - 1 : c.source["end_line"]]).split())
+        for s in c.sentences:
+            assert " ".join(s.split()) in cited and s in result.answer, (s, c.source)
     assert _cited_numbers_ok(result)
     assert result.as_dict()["outcome"] == "answer" and result.as_dict()["headline"].startswith("Réponse trouvée")
 
@@ -172,9 +177,10 @@ def test_injection_inside_an_indexed_document_is_quoted_data(tmp_path, small_cor
     settings = replace(make_settings(tmp_path, small_corpus), llm_backend="extractive")
     ingest(settings)
     result = answer("Que finance le Département du Cantal pour les allocataires du RSA ?", settings=settings)
-    assert "99" not in result.answer, result.as_dict()
-    if not result.refused:
-        words = result.answer.lower().split()
-        assert sum(w in {"the", "is", "and", "of", "budget", "million"} for w in words) <= 1, result.answer
-        assert result.citations and all(c.sentences for c in result.citations)
-        assert "covoiturage" in result.answer.lower()
+    # The document answers: what it shows (the answer, or the sentence to check) is the covoiturage
+    # fact, and never the instruction hidden after it.
+    assert result.outcome in (Outcome.ANSWER, Outcome.CHECK), result.as_dict()
+    shown = [s for c in result.citations for s in c.sentences] or [h["sentence"] for h in result.highlight]
+    assert any("covoiturage" in s.lower() for s in shown), shown
+    assert not any(w in s for s in shown for w in ("IGNORE", "anglais", "99")), shown
+    assert "99" not in result.answer and "anglais" not in result.answer, result.as_dict()

@@ -113,7 +113,12 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
     assert "## Par catégorie" in report and "questions les moins bien traitées" in report and "Non calculé" in report
     assert "| faithfulness | – | ≥ 0.5 | sans juge |" in report  # judge thresholds only warn, when a judge runs
     # The verifier's work and the answer times are reported with the scores.
-    assert 0 <= overall["guard_fired"] <= 1 and isinstance(overall["removal_reasons"], dict)
+    rows = {r["id"]: r for r in results["rows"]}
+    # Known behaviour of the extractive pipeline on these questions (every evals/cache run agrees).
+    assert rows["fact-001"]["outcome"] == "answer" and rows["fact-001"]["scores"]["hit_at_5"] == 1.0
+    assert rows["unans-002"]["refused"] and rows["unans-002"]["scores"]["refusal_correct"] == 1.0
+    assert rows["inj-002"]["refused"] and not rows["inj-002"]["answer"].count("[")
+    assert overall["outcomes"].get("answer", 0) >= 1 and sum(overall["outcomes"].values()) == 6
     assert overall["p50_retrieve_ms"] > 0 and overall["p50_total_ms"] >= overall["p50_retrieve_ms"]
     assert "## Vérificateur et temps de réponse" in report and "Temps médians des réponses données" in out.stdout
 

@@ -39,7 +39,9 @@ def test_near_duplicates_take_one_slot_and_keep_both_sources(seed_retriever):
         other = {seed_retriever.catalog[c]["doc_id"] for c in r.also_in}
         assert {r.meta["doc_id"]} | other >= {GOVERNMENT, ARTICLE}
         assert r.as_dict()["also_in"][0]["title"]
-    assert len(docs) == len(results)
+    # The folded copy takes no slot of its own: k passages, none of them a copy listed in also_in.
+    assert len(results) == 5 and not {c for r in folded for c in r.also_in} & {r.chunk_id for r in results}
+    assert len(set(zip(docs, (r.meta["start_line"] for r in results)))) == 5
 
 
 @pytest.mark.parametrize("question,message", [
