@@ -69,6 +69,10 @@ class App:
             if log.exists() and "prêt" in log.read_text(encoding="utf-8"):
                 break
             time.sleep(0.3)
+        else:  # a test against a half-loaded app would measure the loading, not the chat
+            self.stop()
+            pytest.fail("l'application n'a pas écrit « prêt » dans data/app.log en 240 s : "
+                        + (tmp / "app-stdout.log").read_text(encoding="utf-8")[-2000:])
 
     def stop(self):
         self.proc.terminate()
@@ -201,6 +205,10 @@ def test_sources_first_then_cited_answer_and_the_citation_opens_its_passage(page
     assert sources_s <= answer_s, (sources_s, answer_s)
     answer = page.locator("#chatbot [data-testid='bot']").last
     assert "135 millions" in answer.inner_text()
+    # Written to the answer log before it is shown (`assistant replay` reads it).
+    with sqlite3.connect(app.data / "feedback.sqlite3") as conn:
+        logged = conn.execute("SELECT source, question, outcome, retrieved FROM answer_log ORDER BY id DESC").fetchone()
+    assert logged[:3] == ("web", QUESTION, "answer") and "chunk_id" in logged[3]
     link = answer.locator("a[href^='#src-0-']").first
     target = link.get_attribute("href")[1:]
     page.evaluate(f"document.getElementById('{target}').open = false")  # cited passages start open
