@@ -295,6 +295,8 @@ def set_manifest_entry(corpus_dir: Path, file: str, fields: dict[str, str], copy
         lines[-1] += "\n"
     wanted = {k: " ".join(str(v or "").split()) for k, v in fields.items()}
     block = next(((s, e) for s, e, t in _blocks(lines) if str(t.get("file", "")) == file), None)
+    if block is None and not any(wanted.values()) and not copy_from:
+        return  # nothing to record: no empty entry
     if block is None:
         base = {k: v for k, v in (before.get(copy_from, {}) if copy_from else {}).items()
                 if k != "file" and isinstance(v, str)}

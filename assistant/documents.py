@@ -311,6 +311,8 @@ def _unpack_zip(path: Path, name: str, work: Path, result: BatchResult) -> list[
     from .corpus import SUPPORTED_SUFFIXES, junk_reason
 
     entries = check_zip(path, name)
+    if not entries:
+        raise UploadError(f"« {name} » : l'archive ne contient aucun fichier.")
     tops = {parts[0] for _, parts in entries}
     nested = len(tops) == 1 and all(len(parts) > 1 for _, parts in entries)
     root = safe_name(next(iter(tops))) if nested else safe_name(Path(name).stem)

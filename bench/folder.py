@@ -166,6 +166,10 @@ def main() -> None:
                                                          if part.startswith(".")):
                 continue
             unaccounted.append(rel)
+        # Titles the files gave (properties or first heading) rather than their file names.
+        from assistant.corpus import _default_title
+
+        titled = sum(1 for doc_id, rec in registry.items() if rec.title != _default_title(Path(doc_id)))
         answer_line, seconds_answer = "", None
         if not args.no_answer:
             from assistant.answer import answer
@@ -184,7 +188,7 @@ def main() -> None:
                "indexed": report.indexed, "documents": report.documents, "chunks": report.chunks,
                "errors": report.errors, "ignored": len(report.ignored), "warnings": report.warnings,
                "pages": report.pages, "ocr_pages": report.ocr_pages, "unaccounted": unaccounted,
-               "question": args.question, "answer": answer_line, "answer_seconds": seconds_answer}
+               "titled_from_file": titled, "question": args.question, "answer": answer_line, "answer_seconds": seconds_answer}
     write("folder", payload,
           ["files", "indexed", "errors", "ignored (junk + dup)", "OCR pages", "passages", "ingest s", "unaccounted"],
           [[made["files"], report.indexed, len(report.errors), len(report.ignored), report.ocr_pages, report.chunks,

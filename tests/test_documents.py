@@ -180,6 +180,8 @@ def test_manifest_edits_keep_other_entries_and_comments(tmp_path):
     assert entries["a.txt"] == {"file": "a.txt", "title": "Titre « corrigé »", "kind": "note", "date": "2024-03"}
     assert entries["b.txt"] == {"file": "b.txt", "title": "Titre B", "notes": "à garder"}
     assert entries["Sous/c.txt"] == {"file": "Sous/c.txt", "title": "Titre C", "publisher": "Département"}
+    set_manifest_entry(tmp_path, "e.txt", {"title": "", "date": ""})  # nothing to record: no entry
+    assert "e.txt" not in read_manifest(tmp_path)
     assert remove_manifest_entry(tmp_path, "a.txt") and not remove_manifest_entry(tmp_path, "a.txt")
     assert set(read_manifest(tmp_path)) == {"b.txt", "Sous/c.txt"}
     assert "# B's own comment" in (tmp_path / "manifest.toml").read_text(encoding="utf-8")
@@ -355,6 +357,8 @@ def test_zip_bomb_and_oversized_zips_are_refused_before_extraction(indexed, tmp_
     refused = add_documents(indexed, [(liar, "menteur.zip")]).refused
     assert refused and "menteur.zip" in refused[0] and "rien n'a été ajouté" in refused[0]
     assert not (indexed.corpus_dir / "menteur").exists()
+    empty = _zip(tmp_path / "up" / "vide.zip", {})
+    assert "vide.zip" in add_documents(indexed, [(empty, "vide.zip")]).refused[0]
     corrupt = _file(tmp_path, "casse.zip", b"PK\x03\x04 tronque")
     assert "corrompue" in add_documents(indexed, [(corrupt, "casse.zip")]).refused[0]
     assert {d["doc_id"] for d in list_documents(indexed)} == {ARTICLE, STRATEGY}
