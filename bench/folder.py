@@ -1,6 +1,6 @@
 """A mixed shared drive of 200 files imported in one command, timed, every file accounted for.
 
-    .venv/bin/python -m bench.folder [--files 200] [--question "..."]
+    .venv/bin/python -m bench.folder [--question "..."] [--no-answer] [--zip]
 
 Generates, in a temporary folder, a tree of subfolders holding .txt, .md, .html, text .pdf,
 scanned .pdf, .docx, .odt, .doc (written by LibreOffice), .xlsx, .ods and .csv files made
@@ -134,7 +134,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--no-answer", action="store_true", help="skip the LLM answer at the end")
+    parser.add_argument("--zip", action="store_true",
+                        help="import the folder as the web admin upload does: zipped, through documents.add_documents")
     args = parser.parse_args()
+    if args.zip:
+        return main_zip(rng=random.Random(20))
     rng = random.Random(20)
     from assistant.ingest import ingest
     from assistant.embed import get_embeddings
@@ -195,6 +199,38 @@ def main() -> None:
             payload["ingest_seconds"], len(unaccounted)]])
     for line in report.errors:
         print("Erreur :", line)
+
+
+def main_zip(rng: random.Random) -> None:
+    """The same drive, zipped, through the web upload's add_documents: its time, and every file
+    of the archive either indexed or named in the message."""
+    from assistant.documents import add_documents
+    from assistant.embed import get_embeddings
+
+    with tempfile.TemporaryDirectory(prefix="bench-folder-zip-") as tmp:
+        drive = Path(tmp) / "Partage-Solidarites"
+        made = make_drive(drive, rng)
+        archive = Path(shutil.make_archive(str(Path(tmp) / "Partage-Solidarites"), "zip", root_dir=tmp,
+                                           base_dir="Partage-Solidarites"))
+        zip_mb = round(archive.stat().st_size / (1 << 20), 1)
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        settings = get_settings(corpus_dir=corpus, index_dir=Path(tmp) / "index", collection="bench",
+                                upload_max_mb=max(50, archive.stat().st_size // (1 << 20) + 1))
+        get_embeddings(settings).embed_documents(["échauffement"])  # model load is not ingestion
+        started = time.perf_counter()
+        result = add_documents(settings, [(archive, archive.name)])
+        seconds = time.perf_counter() - started
+    named = len(result.added) + len(result.updated) + len(result.unchanged) + len(result.refused) + len(result.ignored)
+    payload = {**made, "zip_mb": zip_mb,
+               "upload_seconds": round(seconds, 1), "added": len(result.added), "unchanged": len(result.unchanged),
+               "refused": result.refused, "ignored": result.ignored, "chunks": result.chunks,
+               "accounted_lines": named}
+    write("folder-zip", payload, ["files", "added", "already there", "refused", "ignored", "passages", "upload s"],
+          [[made["files"], len(result.added), len(result.unchanged), len(result.refused), len(result.ignored),
+            result.chunks, payload["upload_seconds"]]])
+    for line in result.refused + result.ignored:
+        print(line)
 
 
 if __name__ == "__main__":
