@@ -27,12 +27,13 @@ from .lexical import analyze
 from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
 from .outcome import HEADLINES, Outcome, Reason, say
 from .prompts import load as load_prompt
-from .retrieve import Result, clean_question, get_retriever
+from .retrieve import Filter, Result, clean_question, get_retriever
 from .scorer import Scorer
 from .settings import Settings, get_settings
 from .verify import REFUSAL, split_sentences, verify
 
 log = logging.getLogger(__name__)
+CLOSEST = 3  # passages a refusal or a "check" names for the reader to consult
 
 NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la réponse est faite sans lui, avec les phrases des documents."
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
@@ -97,7 +98,7 @@ class AnswerResult:
             out["reason"] = self.reason.value if self.reason else ""
             out["refusal_reason"] = self.refusal_reason
             out["highlight"] = self.highlight
-            out["closest"] = [p.as_dict() for p in self.passages[:3]]
+            out["closest"] = [p.as_dict() for p in self.passages[:CLOSEST]]
         if self.removed:
             out["removed"] = self.removed
         return out
@@ -254,9 +255,11 @@ def _result(question: str, standalone: str, decision: Decision, results: list[Re
                         backend, decision.reason, decision.probability, highlight, notice, removed, timings=timings)
 
 
-def search(retriever, standalone: str, history: list[dict], settings: Settings) -> list[Result]:
+def search(retriever, standalone: str, history: list[dict], settings: Settings,
+           filters: Filter | None = None) -> list[Result]:
     """The passages an answer is built on (the first `answer_passages` give its candidates)."""
-    return retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history)
+    return retriever.search(standalone, k=max(settings.top_k, settings.answer_passages), history=history,
+                            filters=filters)
 
 
 @dataclass
@@ -270,11 +273,13 @@ class Scored:
     p: object = None
 
 
-def scored(standalone: str, given: list[Result], retriever, scorer: Scorer, settings: Settings) -> Scored:
+def scored(standalone: str, given: list[Result], retriever, scorer: Scorer, settings: Settings,
+           asked: str | None = None) -> Scored:
+    """`asked`: the question as typed, when `standalone` is a follow-up's rewritten form."""
     refusal = gate(standalone, given)
     if refusal:
         return Scored(Decision.refusal(refusal))
-    q, candidates, features = candidate_features(standalone, given, retriever)
+    q, candidates, features = candidate_features(standalone, given, retriever, focus=asked)
     p = scorer.proba(features)
     return Scored(decide(candidates, p, bars(settings, scorer), q.kind), q, candidates, features, p)
 
@@ -283,8 +288,10 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def stream(question: str, history=None, settings: Settings | None = None) -> Iterator[dict]:
-    """Events: {"type": "sources"}, {"type": "token"}, {"type": "answer", "answer": AnswerResult}."""
+def stream(question: str, history=None, settings: Settings | None = None,
+           filters: Filter | None = None) -> Iterator[dict]:
+    """Events: {"type": "sources"}, {"type": "token"}, {"type": "answer", "answer": AnswerResult}.
+    `filters`: only these documents or dates (retrieve.Filter)."""
     settings = settings or get_settings()
     started = time.perf_counter()
     question = clean_question(question, settings.max_question_chars)
@@ -293,13 +300,13 @@ def stream(question: str, history=None, settings: Settings | None = None) -> Ite
     write = settings.answer_style == "write"
     model, notice = _model(settings, write or is_follow_up(question, history))
     standalone = rewrite_question(question, history, model, settings)
-    results = search(retriever, standalone, history, settings)
+    results = search(retriever, standalone, history, settings, filters)
     timings = {"retrieve_ms": _ms(started)}
     yield {"type": "sources", "standalone_question": standalone, "passages": [r.as_dict() for r in results],
            "retrieve_ms": timings["retrieve_ms"]}
 
     given = results[: settings.answer_passages]
-    decision, removed = ground(scored(standalone, given, retriever, scorer, settings).decision)
+    decision, removed = ground(scored(standalone, given, retriever, scorer, settings, question).decision)
     text, failed = _written(settings, model, standalone, decision, given) if (
         write and model is not None and decision.outcome is Outcome.ANSWER) else ("", "")
     backend = identity(settings) if text else "extractive"
@@ -317,7 +324,7 @@ def explain(question: str, history=None, settings: Settings | None = None) -> di
     history = clean_history(history)
     standalone = rewrite_question(clean_question(question, settings.max_question_chars), history, None, settings)
     got = scored(standalone, search(retriever, standalone, history, settings)[: settings.answer_passages],
-                 retriever, scorer, settings)
+                 retriever, scorer, settings, question)
     decision, _ = ground(got.decision)
     out = {"question": standalone, "outcome": decision.outcome.value, "bars": bars(settings, scorer).__dict__}
     if got.question is None:
@@ -330,9 +337,10 @@ def explain(question: str, history=None, settings: Settings | None = None) -> di
                            for i in order]}
 
 
-def answer(question: str, history=None, settings: Settings | None = None) -> AnswerResult:
+def answer(question: str, history=None, settings: Settings | None = None,
+           filters: Filter | None = None) -> AnswerResult:
     result = None
-    for event in stream(question, history, settings):
+    for event in stream(question, history, settings, filters):
         if event["type"] == "answer":
             result = event["answer"]
     return result

@@ -124,6 +124,11 @@ def _read_batch(path: Path):
                 yield number, f"ligne {number} ignorée : JSON invalide ({exc})"
 
 
+DOC_HELP = "Seulement ce document (chemin du fichier ou mots du titre) ; répétable."
+SINCE_HELP = "Seulement les documents datés de ce jour ou après (AAAA, AAAA-MM ou AAAA-MM-JJ)."
+UNTIL_HELP = "Seulement les documents datés de ce jour ou avant (AAAA, AAAA-MM ou AAAA-MM-JJ)."
+
+
 @app.command()
 def search(
     question: Optional[str] = typer.Argument(None, help="La question, en français."),
@@ -131,15 +136,21 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Résultat en JSON."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="Fichier JSONL {id, question, history?} ; une ligne JSON par entrée en sortie."),
     mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (défaut), dense ou lexical."),
+    doc: list[str] = typer.Option([], "--doc", help=DOC_HELP),
+    since: str = typer.Option("", "--since", help=SINCE_HELP),
+    until: str = typer.Option("", "--until", help=UNTIL_HELP),
+    explain: bool = typer.Option(False, "--explain", help="Pour chaque passage : rang dense, rang lexical, score fusionné et mots retrouvés."),
 ):
     """Chercher les passages les plus pertinents pour une question."""
     from .errors import AssistantError
-    from .retrieve import get_retriever
+    from .retrieve import Filter, get_retriever
 
     if question is not None and batch is not None:
         _fail("donnez soit une question, soit --batch FICHIER.jsonl, pas les deux.")
     settings = _settings(**({"retrieval_mode": mode} if mode else {}))
     retriever = _guard(lambda: get_retriever(settings))
+    filters = Filter(tuple(doc), since, until)
+    show = (lambda q, rs: _print_explained(retriever, q, rs)) if explain else (lambda q, rs: _print_results(rs))
 
     if question is None and batch is None:  # interactive: one question per line
         typer.echo("Posez vos questions (ligne vide ou Ctrl-D pour quitter).")
@@ -151,7 +162,7 @@ def search(
             if not line:
                 break
             try:
-                _print_results(retriever.search(line, k=k))
+                show(line, retriever.search(line, k=k, filters=filters))
             except AssistantError as exc:
                 typer.secho(f"Erreur : {exc}", fg=typer.colors.RED)
         return
@@ -166,18 +177,39 @@ def search(
                 history = item.get("history") or []
                 if not isinstance(history, list):
                     raise AssistantError("l'historique doit être une liste de messages {role, content}.")
-                results = retriever.search(item["question"], k=k, history=history)
+                results = retriever.search(item["question"], k=k, history=history, filters=filters)
                 out["results"] = [r.as_dict() for r in results]
             except AssistantError as exc:
                 out["results"], out["error"] = [], str(exc)
             typer.echo(json.dumps(out, ensure_ascii=False))
         return
 
-    results = _guard(lambda: retriever.search(question, k=k))
+    results = _guard(lambda: retriever.search(question, k=k, filters=filters))
     if json_out:
-        typer.echo(json.dumps({"question": question, "results": [r.as_dict() for r in results]}, ensure_ascii=False))
+        typer.echo(json.dumps({"question": question, "results": [
+            {**r.as_dict(), **(_diagnostics(retriever, question, r) if explain else {})} for r in results]},
+            ensure_ascii=False))
         return
+    show(question, results)
+
+
+def _diagnostics(retriever, question: str, r) -> dict:
+    return {"dense_rank": r.dense_rank, "lexical_rank": r.lexical_rank, "fused_score": round(r.score, 5),
+            "dense_similarity": None if r.dense is None else round(r.dense, 4),
+            "bm25": None if r.lexical is None else round(r.lexical, 3),
+            "matched_terms": retriever.matched_terms(question, r.chunk_id)}
+
+
+def _print_explained(retriever, question: str, results) -> None:
+    """search --explain: why each passage is where it is."""
     _print_results(results)
+    typer.secho("Classement : rang dense · rang lexical (BM25) · score fusionné (RRF) · mots retrouvés", bold=True)
+    for r in results:
+        d = _diagnostics(retriever, question, r)
+        dense = "—" if d["dense_rank"] is None else f"{d['dense_rank']} (cos {d['dense_similarity']})"
+        lexical = "—" if d["lexical_rank"] is None else f"{d['lexical_rank']} (BM25 {d['bm25']})"
+        typer.echo(f"  [{r.rank}] dense {dense} · lexical {lexical} · fusion {d['fused_score']} · "
+                   f"mots : {', '.join(d['matched_terms']) or '—'}")
 
 
 def _print_results(results) -> None:
@@ -244,10 +276,16 @@ def ask(
     json_out: bool = typer.Option(False, "--json", help="Réponse en JSON."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="Fichier JSONL {id, question, history?} ; une ligne JSON par entrée en sortie."),
     explain: bool = typer.Option(False, "--explain", help="Montrer la décision : probabilité des meilleures phrases et contribution de chaque caractéristique."),
+    doc: list[str] = typer.Option([], "--doc", help=DOC_HELP),
+    since: str = typer.Option("", "--since", help=SINCE_HELP),
+    until: str = typer.Option("", "--until", help=UNTIL_HELP),
 ):
     """Répondre à une question, avec des citations vérifiées, ou dire que les documents ne le permettent pas."""
     from .answer import answer
     from .errors import AssistantError
+    from .retrieve import Filter
+
+    filters = Filter(tuple(doc), since, until)
 
     if (question is None) == (batch is None):
         _fail("donnez soit une question, soit --batch FICHIER.jsonl.")
@@ -258,7 +296,8 @@ def ask(
                 typer.secho(item, fg=typer.colors.YELLOW, err=True)
                 continue
             try:
-                got = _logged(answer(item["question"], item.get("history"), settings), settings, item.get("history"))
+                got = _logged(answer(item["question"], item.get("history"), settings, filters), settings,
+                              item.get("history"))
                 out = {"id": item.get("id", number), **_answer_dict(got)}
             except AssistantError as exc:
                 out = {"id": item.get("id", number), "question": item["question"], "answer": "", "refused": True,
@@ -270,7 +309,7 @@ def ask(
 
         typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings)), ensure_ascii=False, indent=1))
         return
-    result = _logged(_guard(lambda: answer(question, None, settings)), settings)
+    result = _logged(_guard(lambda: answer(question, None, settings, filters)), settings)
     if json_out:
         typer.echo(json.dumps(_answer_dict(result), ensure_ascii=False))
     else:
@@ -455,6 +494,9 @@ def train_scorer(
     for fold in cv["folds"]:
         typer.echo(json.dumps(fold, ensure_ascii=False))
     typer.echo(f"Validation croisée (hors pli) : {json.dumps(cv['overall'], ensure_ascii=False)}, AURC {cv['aurc']}")
+    for name, figures in cv["leave_one_set_out"].items():
+        typer.echo(f"Jeu {name} mis à part (modèle et seuils appris sur les autres) : "
+                   f"{json.dumps(figures, ensure_ascii=False)}")
     typer.echo(f"Seuils choisis : réponse ≥ {model['thresholds']['answer']}, passages à vérifier ≥ "
                f"{model['thresholds']['check']} ; modèle écrit dans {settings.scorer_path}")
 

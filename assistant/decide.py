@@ -1,10 +1,14 @@
 """Decide: answer, passages to check, or refusal, from the scorer's calibrated probabilities.
 
 The bars come from settings (by default the ones chosen on training folds and stored in the
-scorer file, see evals/train.py). An answer is made of the most probable sentences, whole
-and verbatim: the best one, the second when it clears the check bar (two-part questions,
-an answer spread over two sentences), the sentence after when it gives the type of answer
-the question expects and the best one does not, and the items of a list the best one opens.
+scorer file, see evals/train.py). An answer is made of sentences shown whole and verbatim:
+the best one with the sentence that follows it in its passage (a sentence naming the
+question's subject is often followed by the one that answers it: « La Loire-Atlantique a
+développé un plan… » then « Il se décline en 4 axes… »), the second best (two-part questions,
+an answer spread over two places), and the items of a list either one opens. Measured by
+leave-one-set-out over the five development sets (`assistant train-scorer`): showing the
+continuation and the second best raised the useful answers at the same precision bar
+(see evals/README.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from .candidates import Candidate
 from .features import AnswerType, is_heading, offered_types
 from .outcome import Outcome, Reason
 
-MAX_SENTENCES = 2  # scored sentences shown; list items and a completing sentence may follow
+MAX_SENTENCES = 2  # scored sentences shown; list items and the best one's continuation follow
 MAX_LIST_ITEMS = 8
 
 
@@ -43,9 +47,9 @@ def _follows(a: Candidate, b: Candidate) -> bool:
     return a.passage == b.passage and b.index == a.index + 1
 
 
-def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType) -> list[Candidate]:
-    """Sentences after `best` that belong to its answer: list items it opens, or the next sentence
-    when it gives the expected type of answer that `best` lacks."""
+def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType, follow: bool) -> list[Candidate]:
+    """Sentences after `best` that belong to its answer: list items it opens, else the next sentence
+    (always when `follow`, otherwise when it gives the expected type of answer that `best` lacks)."""
     after = [c for c in candidates if c.passage == best.passage and c.index > best.index]
     after.sort(key=lambda c: c.index)
     if after and _follows(best, after[0]) and is_heading(best.text):
@@ -59,8 +63,9 @@ def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType) -
                 break  # an announced list (« quatre axes… ») runs over its short item lines only
             items.append(c)
         return items
-    if (after and _follows(best, after[0]) and kind not in (AnswerType.OTHER, AnswerType.YES_NO)
-            and kind not in offered_types(best.text) and kind in offered_types(after[0].text)):
+    if after and _follows(best, after[0]) and (follow or (
+            kind not in (AnswerType.OTHER, AnswerType.YES_NO)
+            and kind not in offered_types(best.text) and kind in offered_types(after[0].text))):
         return after[:1]
     return []
 
@@ -75,10 +80,9 @@ def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerT
         return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p)
     if best_p < bars.answer:
         return Decision(Outcome.CHECK, Reason.UNCERTAIN, [candidates[top]], best_p)
-    picked = [top] + [i for i in order[1:MAX_SENTENCES] if p[i] >= bars.check]
     shown: list[Candidate] = []
-    for i in picked:
-        for c in [candidates[i], *_completed(candidates[i], candidates, kind)]:
+    for i in order[:MAX_SENTENCES]:
+        for c in [candidates[i], *_completed(candidates[i], candidates, kind, follow=i == top)]:
             if all(c.key != s.key for s in shown) and all(c.text != s.text for s in shown):
                 shown.append(c)
     shown.sort(key=lambda c: c.key)  # in reading order: passage, then place in it

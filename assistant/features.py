@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -181,13 +181,15 @@ class Question:
     unknown_share: float  # share of its content stems in no indexed passage
     absent_names: int  # names it writes that no indexed passage writes
     absent_numbers: int  # numbers it gives that no retrieved passage holds
+    focus: set[str] = field(default_factory=set)  # a follow-up's own content terms (empty otherwise)
 
 
-def analyse(question: str, retriever, results, vector: np.ndarray | None) -> Question:
+def analyse(question: str, retriever, results, vector: np.ndarray | None, focus: str | None = None) -> Question:
     terms = content_terms(question)
+    own = content_terms(focus) if focus and focus.strip() != question.strip() else set()
     idf = retriever.lexical.idf
     top = max(idf.values(), default=1.0)
-    weights = {t: idf.get(t, top) for t in terms}
+    weights = {t: idf.get(t, top) for t in terms | own}
     known: set[str] = set()
     for r in results:
         known |= numbers(r.text) | numbers(r.meta.get("date", "")) | numbers(r.meta.get("title", ""))
@@ -200,7 +202,7 @@ def analyse(question: str, retriever, results, vector: np.ndarray | None) -> Que
         instruction=bool(_INSTRUCTION.search(fold(question))), vector=vector,
         relevance=max((r.dense or 0.0 for r in results), default=0.0),
         unknown_share=len(unknown) / len(terms) if terms else 0.0,
-        absent_names=len(absent), absent_numbers=len(numbers(question) - known))
+        absent_names=len(absent), absent_numbers=len(numbers(question) - known), focus=own)
 
 
 @dataclass
@@ -242,6 +244,12 @@ def neighbour_coverage(x: Context) -> float:
     """idf coverage of the sentence with its neighbours: the subject may sit in the sentence before."""
     around = x.terms | content_terms(x.c.before) | content_terms(x.c.after)
     return _share(x.q.terms, around, x.q.weights)
+
+
+def follow_up_coverage(x: Context) -> float:
+    """idf coverage of a follow-up's own words (0 for a question asked alone): its standalone form
+    repeats the previous question, whose words would otherwise pick the previous answer again."""
+    return _share(x.q.focus, x.terms, x.q.weights) if x.q.focus else 0.0
 
 
 def passage_coverage(x: Context) -> float:
@@ -422,7 +430,7 @@ def few_terms(x: Context) -> float:
     return 1.0 / max(1, len(x.q.terms))
 
 
-FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, passage_coverage, dense_similarity, dense_gap,
+FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, follow_up_coverage, passage_coverage, dense_similarity, dense_gap,
             coverage_rank, dense_rank, novelty,
             passage_rank, passage_score, passage_dense, names_present, numbers_present, numbers_in_sentence,
             year_mismatch, type_offered,
@@ -450,12 +458,14 @@ def matrix(q: Question, candidates: list[Candidate], vectors: dict[str, np.ndarr
     return np.array(rows, dtype=np.float64)
 
 
-def candidate_features(question: str, results, retriever) -> tuple[Question, list[Candidate], np.ndarray]:
+def candidate_features(question: str, results, retriever, focus: str | None = None
+                       ) -> tuple[Question, list[Candidate], np.ndarray]:
     """The answer step's input for one question: its analysis, the candidate sentences of `results`
-    and their feature rows (sentence vectors read from the index, the question's reused)."""
+    and their feature rows (sentence vectors read from the index, the question's reused). `focus` is
+    the question as typed, when `question` is a follow-up's standalone form."""
     from .candidates import collect
 
     candidates = collect(results)
     vectors = retriever.sentence_vectors([c.text for c in candidates]) if candidates else {}
-    q = analyse(question, retriever, results, retriever.query_vector(question))
+    q = analyse(question, retriever, results, retriever.query_vector(question), focus)
     return q, candidates, matrix(q, candidates, vectors)

@@ -79,7 +79,8 @@ def decide_again(entry: Entry, retriever, settings) -> Replayed:
     if passages is None:
         passages = search(retriever, entry.standalone, entry.history, settings)
     given = passages[: settings.answer_passages]
-    decision, _ = ground(scored(entry.standalone, given, retriever, get_scorer(settings), settings).decision)
+    decision, _ = ground(scored(entry.standalone, given, retriever, get_scorer(settings), settings,
+                                entry.question).decision)
     after = {"outcome": decision.outcome.value, "reason": decision.reason.value if decision.reason else "",
              "shown": [[c.passage, redact(c.text)] for c in decision.shown]}
     notes = []

@@ -108,7 +108,7 @@ class Settings:
     llm_max_tokens: int = setting(220, "ASSISTANT_LLM_MAX_TOKENS", "answer", "answer length (tokens)", low=1)
     models_dir: Path = setting(PROJECT_DIR / "models", "ASSISTANT_MODELS_DIR", "answer",
                                "where the local model is assembled (never committed)", home="models", location=True)
-    answer_passages: int = setting(3, "ASSISTANT_ANSWER_PASSAGES", "answer",
+    answer_passages: int = setting(4, "ASSISTANT_ANSWER_PASSAGES", "answer",
                                    "passages whose sentences are the answer's candidates (prompt size bounds "
                                    "latency)", low=1)
     passage_chars: int = setting(700, "ASSISTANT_PASSAGE_CHARS", "answer",

@@ -108,7 +108,7 @@ def _sections(results: dict, plots: list[str]) -> list[dict]:
             lines.append("Nombres sans appui : " + ", ".join(row["details"]["unsupported_numbers"]))
         for q in row["gold_quotes"]:
             lines.append(f"Citation attendue : « {q} »")
-        for p in row["passages"][:3]:
+        for p in row["passages"][: results["meta"].get("settings", {}).get("answer_passages", 3)]:  # those the answer saw
             text = " ".join(p["text"].split())
             lines.append(f"Passage [{p['rank']}] {p['title']} ({p['date']}), lignes {p['lines'][0]}-{p['lines'][1]} : "
                          f"{text[:400]}{'…' if len(text) > 400 else ''}")

@@ -27,7 +27,12 @@ def test_training_is_reproducible_and_the_saved_model_matches_its_training_data(
 def test_probabilities_are_calibrated_monotone_and_explained():
     scorer = Scorer.load()
     X = np.tile(scorer.mean, (3, 1))
-    X[:, scorer.features.index("idf_coverage")] = [0.0, 0.5, 1.0]
+    # A sentence holding more of the question's words, by every coverage measure at once (they are
+    # correlated, so one alone may carry a small weight of either sign).
+    for name, values in (("coverage", [0.0, 0.5, 1.0]), ("idf_coverage", [0.0, 0.5, 1.0]),
+                         ("neighbour_coverage", [0.0, 0.5, 1.0]), ("coverage_rank", [0.1, 0.5, 1.0]),
+                         ("coverage_gap", [1.0, 0.5, 0.0])):
+        X[:, scorer.features.index(name)] = values
     p = scorer.proba(X)
     assert np.all((p > 0) & (p < 1)) and p[0] < p[1] < p[2]  # more of the question's words, more likely
     parts = scorer.explain(X[2])
