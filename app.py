@@ -2,7 +2,8 @@
 
     .venv/bin/python app.py        # http://127.0.0.1:7860 by default (ASSISTANT_HOST / ASSISTANT_PORT)
 
-UI wiring only: answers come from assistant.answer.stream, documents from
+Layout and wiring only: the chat's behaviour is assistant.chat.ChatController (answers from
+assistant.answer.stream), documents come from
 assistant.documents, feedback from assistant.feedback, the « Découvrir » view from
 assistant.discover, and every piece of HTML from assistant.render (which escapes).
 """
@@ -17,26 +18,23 @@ import hmac  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import queue  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
-import time  # noqa: E402
-from collections import deque  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
 
-from assistant import answer_log, documents, render  # noqa: E402
-from assistant.answer import stream  # noqa: E402
+from assistant import documents, render  # noqa: E402
+from assistant.chat import ChatController, ChatView  # noqa: E402
 from assistant.discover import document_cards, glossary, load_starters  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
-from assistant.feedback import FeedbackError, FeedbackStore  # noqa: E402
-from assistant.llm import generation_lock, get_chat_model, identity  # noqa: E402
+from assistant.llm import get_chat_model, identity  # noqa: E402
 from assistant.privacy import RedactingFilter  # noqa: E402
-from assistant.retrieve import clean_question, get_retriever  # noqa: E402
+from assistant.retrieve import get_retriever  # noqa: E402
 from assistant.settings import Settings, get_settings  # noqa: E402
 
 log = logging.getLogger("assistant.app")
@@ -45,7 +43,6 @@ PRIVACY_NOTICE = ("N'indiquez aucune donnée personnelle sur les usagers (nom, n
                   "adresse, téléphone, situation familiale…) : posez des questions générales sur les dispositifs. "
                   "Les avis que vous laissez sont enregistrés, données personnelles masquées.")
 PLACEHOLDER = "Posez votre question sur les politiques de solidarité (RSA, enfance, autonomie, handicap…)"
-STREAM_EVERY = 0.15  # seconds between two partial updates of a streaming answer
 
 HEAD = """<script>
 (function () {
@@ -223,247 +220,137 @@ def parse_auth(raw: str) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
-class RateLimiter:
-    """At most `limit` questions per session in any 60 seconds."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._seen: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def wait_seconds(self, key: str) -> int:
-        """0 when a question may be asked now (and count it), else seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen.setdefault(key, deque())
-            while seen and now - seen[0] > 60:
-                seen.popleft()
-            if self.limit > 0 and len(seen) >= self.limit:
-                return max(1, int(60 - (now - seen[0])) + 1)
-            seen.append(now)
-            return 0
-
-
-def _history(turns: list[dict]) -> list[dict]:
-    out = []
-    for t in turns:
-        out += [{"role": "user", "content": t["question"]},
-                {"role": "assistant", "content": (t.get("result") or {}).get("answer", "")}]
-    return out
-
-
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-# ----- the app -------------------------------------------------------------------------------
-def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
-    limiter = RateLimiter(settings.rate_limit_per_minute)
-    busy: set[str] = set()
-    busy_lock = threading.Lock()
-    export_dir = Path(tempfile.gettempdir()) / "assistant-solidarites-exports"
-    themes, glossary_conf = load_starters()
-    store_holder: dict = {}
+# ----- the chat: ChatController's views onto the page's components ------------------------------
+def _ask_outputs(view: ChatView) -> tuple:
+    """(chatbot, textbox, send, new, panel, status, turns, export, copy text, copy) for one view."""
+    skip = gr.skip()
 
-    def feedback_store() -> FeedbackStore:
-        if "store" not in store_holder:
-            store_holder["store"] = FeedbackStore.for_settings(settings)
-        return store_holder["store"]
+    def given(value):
+        return skip if value is None else value
 
-    def discover_html() -> tuple[str, str]:
+    lock = skip if view.locked is None else gr.update(interactive=not view.locked)
+    export = skip if view.export is None else gr.update(value=str(view.export), interactive=True)
+    copy = skip if view.copy_text is None else gr.update(interactive=True)
+    notice = skip if view.notice is None else view.notice.html()
+    return (given(view.messages), given(view.question), lock, lock, given(view.sources), notice,
+            given(view.turns), export, given(view.copy_text), copy)
+
+
+class ChatHandlers:
+    """Gradio's event functions for the chat tab, each a thin call into the controller."""
+
+    def __init__(self, chat: ChatController):
+        self.chat = chat
+
+    def on_send(self, message, messages, turns, request: gr.Request):
+        for view in self.chat.ask(message, messages, turns, _session(request)):
+            yield _ask_outputs(view)
+
+    def on_new(self):
+        view = self.chat.new_conversation()
+        return (view.messages, view.question, view.turns, view.sources, view.notice.html(),
+                gr.update(value=None, interactive=False), gr.update(visible=False), None, view.copy_text,
+                gr.update(interactive=False))
+
+    def on_like(self, turns, data: gr.LikeData, request: gr.Request):
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        view = self.chat.rate(turns, index, data.liked, _session(request))
+        if view.turns is None:
+            return view.notice.html(), gr.skip(), gr.skip(), gr.skip()
+        return view.notice.html(), view.turns, gr.update(visible=True), view.rated
+
+    def on_comment(self, comment, turns, rated):
+        view = self.chat.comment(comment, turns, rated)
+        return view.notice.html(), "" if view.clear_comment else gr.skip()
+
+
+# ----- documents (admin) ----------------------------------------------------------------------------
+class AdminHandlers:
+    """The Documents tab and the Découvrir view it refreshes; every change needs the admin password."""
+
+    def __init__(self, settings: Settings, chat: ChatController, themes, glossary_conf):
+        self.settings, self.chat = settings, chat
+        self.themes, self.glossary_conf = themes, glossary_conf
+
+    def discover_html(self) -> tuple[str, str]:
         try:
-            retriever = get_retriever(settings)
-            cards = document_cards(retriever, documents.list_documents(settings), themes)
-            return render.cards_html(cards), render.glossary_html(glossary(retriever, glossary_conf.get("hide", [])))
+            retriever = get_retriever(self.settings)
+            cards = document_cards(retriever, documents.list_documents(self.settings), self.themes)
+            return render.cards_html(cards), render.glossary_html(glossary(retriever, self.glossary_conf.get("hide", [])))
         except AssistantError as exc:
             message = render.status(f"Index indisponible : {exc}", "error")
             return message, message
 
-    def documents_state() -> tuple[str, list[tuple[str, str]]]:
+    def documents_state(self) -> tuple[str, list[tuple[str, str]]]:
         """The documents table (HTML) and the documents a deletion can choose from (label, id)."""
-        docs = documents.list_documents(settings)
+        docs = documents.list_documents(self.settings)
         return render.documents_table(docs), [(render.document_choice(d), d["doc_id"]) for d in docs]
 
-    def find_document(doc_id: str) -> dict | None:
-        return next((d for d in documents.list_documents(settings) if d["doc_id"] == doc_id), None)
+    def find_document(self, doc_id: str) -> dict | None:
+        return next((d for d in documents.list_documents(self.settings) if d["doc_id"] == doc_id), None)
 
-    def is_admin(token: str) -> bool:
-        return bool(settings.admin_token) and hmac.compare_digest(
-            (token or "").encode("utf-8"), settings.admin_token.encode("utf-8"))
+    def is_admin(self, token: str) -> bool:
+        return bool(self.settings.admin_token) and hmac.compare_digest(
+            (token or "").encode("utf-8"), self.settings.admin_token.encode("utf-8"))
 
-    def admin_refusal(token: str) -> str:
-        if not settings.admin_token:
+    def refusal(self, token: str) -> str | None:
+        """Why `token` may not administer, or None when it may."""
+        if self.is_admin(token):
+            return None
+        if not self.settings.admin_token:
             return ("L'administration est désactivée : aucun mot de passe administrateur n'est configuré "
                     "(variable ASSISTANT_ADMIN_TOKEN).")
         if not token:
             return "Réservé à l'administrateur : saisissez le mot de passe administrateur."
         return "Mot de passe administrateur incorrect : opération refusée."
 
-    # ----- chat ---------------------------------------------------------------------------
-    def on_send(message, chat, turns, request: gr.Request):
-        """Generator: outputs (chatbot, textbox, send, new, panel, status, turns, export, copy text, copy)."""
-        skip = gr.skip()
-        chat, turns = list(chat or []), list(turns or [])
-        session = _session(request)
+    def _changed(self, message: str, kind: str = "ok") -> tuple:
+        """After a change of the corpus: (status, documents table, delete choices, cards, glossary)."""
+        cards, gloss = self.discover_html()
+        table, ids = self.documents_state()
+        return render.status(message, kind), table, gr.update(choices=ids, value=None), cards, gloss
 
-        def out(chat_=skip, msg=skip, locked=None, panel=skip, status=skip, turns_=skip, export=skip, copy_text=skip):
-            lock = skip if locked is None else gr.update(interactive=not locked)
-            copy = skip if copy_text is skip else gr.update(interactive=True)
-            return chat_, msg, lock, lock, panel, status, turns_, export, copy_text, copy
-
-        message = message if isinstance(message, str) else ""
-        try:
-            question = clean_question(message, settings.max_question_chars)
-        except AssistantError as exc:
-            yield out(status=render.status(str(exc), "error"))
-            return
-        with busy_lock:
-            if session in busy:
-                yield out(status=render.status("Une réponse est en cours de rédaction : attendez qu'elle se termine. "
-                                               "Votre question est conservée dans la zone de saisie.", "error"))
-                return
-            busy.add(session)
-        owned = [True]
-
-        def release():  # once: a later question of this session may hold the flag by the time this ends
-            if owned:
-                owned.clear()
-                with busy_lock:
-                    busy.discard(session)
-
-        try:
-            wait = limiter.wait_seconds(session)
-            if wait:
-                yield out(status=render.status(
-                    f"Trop de questions en peu de temps (maximum {settings.rate_limit_per_minute} par minute). "
-                    f"Attendez environ {wait} s ; votre question est conservée dans la zone de saisie.", "error"))
-                return
-            log.info("question (%d caractères) : %s", len(question), question[:300])
-            turn_index = len(turns)
-            chat += [{"role": "user", "content": render.md_text(question)},
-                     {"role": "assistant", "content": "Recherche des passages…"}]
-            pending = {"question": question, "passages": [], "status": "Recherche des passages dans les documents…"}
-            yield out(chat, "", True, render.sources_panel(turns, pending), render.status("Recherche en cours…"))
-
-            result, raw, last = None, "", 0.0
-            events = stream(question, _history(turns), settings)
-            try:
-                for event in events:
-                    if event["type"] == "sources":
-                        pending["passages"] = event["passages"]
-                        waiting = generation_lock.locked()
-                        pending["status"] = ("Le modèle termine la réponse à une autre question ; la vôtre suit…"
-                                             if waiting else "Rédaction de la réponse…")
-                        chat[-1] = {"role": "assistant", "content": "Rédaction de la réponse…"}
-                        yield out(chat, panel=render.sources_panel(turns, pending),
-                                  status=render.status(f"{len(event['passages'])} passages trouvés en "
-                                                       f"{event['retrieve_ms']:.0f} ms. " + pending["status"]))
-                    elif event["type"] == "token":
-                        raw += event["text"]
-                        if time.monotonic() - last >= STREAM_EVERY:
-                            last = time.monotonic()
-                            chat[-1] = {"role": "assistant", "content": render.streaming_message(raw)}
-                            yield out(chat)
-                    elif event["type"] == "answer":
-                        result = event["answer"]
-            finally:
-                events.close()  # releases the model if the page went away mid-answer
-            answer = result.as_dict()
-            turn = {"question": question, "passages": pending["passages"], "result": answer,
-                    "standalone": result.standalone_question, "backend": result.backend}
-            answer_log.record(settings, result, source="web", history=_history(turns), session=session)
-            turns.append(turn)
-            chat[-1] = {"role": "assistant", "content": render.answer_message(turn_index, answer)}
-            export = _write_export(session, turns)
-            note, kind = render.outcome_status(answer)
-            # Free the session before the last update re-enables « Envoyer », and leave the question box alone
-            # (cleared when the question was sent): Gradio may apply the last update twice (generating, then
-            # completed), which would wipe a question typed in between.
-            release()
-            yield out(chat, skip, False, render.sources_panel(turns), render.status(note, kind), turns,
-                      gr.update(value=str(export), interactive=True), render.answer_plain(answer))
-        except AssistantError as exc:
-            chat[-1:] = [{"role": "assistant", "content": render.error_message(str(exc))}] if chat else []
-            yield out(chat, message, False, skip, render.status(str(exc) + " Votre question est conservée.", "error"))
-        except Exception:
-            log.exception("answer failed")
-            text = "Une erreur inattendue est survenue. Votre question est conservée : réessayez dans un instant."
-            if chat and chat[-1]["role"] == "assistant":
-                chat[-1] = {"role": "assistant", "content": render.error_message(text)}
-            yield out(chat, message, False, skip, render.status(text, "error"))
-        finally:
-            release()
-
-    def _write_export(session: str, turns: list[dict]) -> Path:
-        folder = export_dir / re.sub(r"[^A-Za-z0-9]", "", session)[:40]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "conversation-assistant-solidarites.md"
-        path.write_text(render.conversation_markdown(turns), encoding="utf-8")
-        return path
-
-    def on_new():
-        return ([], "", [], render.sources_panel([]), render.status("Nouvelle conversation : posez votre question."),
-                gr.update(value=None, interactive=False), gr.update(visible=False), None, "",
-                gr.update(interactive=False))
-
-    # ----- feedback -------------------------------------------------------------------------
-    def on_like(turns, data: gr.LikeData, request: gr.Request):
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        turn_i = int(index) // 2
-        if data.liked not in (True, False) or not (0 <= turn_i < len(turns or [])):
-            return render.status(""), gr.skip(), gr.skip(), gr.skip()
-        turns = list(turns)
-        turn = dict(turns[turn_i])
-        rating = 1 if data.liked else -1
-        result = turn["result"]
-        try:
-            store = feedback_store()
-            if turn.get("feedback_id"):
-                store.update(turn["feedback_id"], rating=rating)
-            else:
-                turn["feedback_id"] = store.add(
-                    rating=rating, question=turn["question"], answer=result["answer"],
-                    citations=result["citations"] or result.get("closest", []), history=_history(turns[:turn_i]),
-                    refused=result["refused"], standalone_question=turn.get("standalone", ""),
-                    settings=settings.public(), model=turn.get("backend", ""), session=_session(request))
-        except (FeedbackError, AssistantError) as exc:
-            return render.status(str(exc), "error"), gr.skip(), gr.skip(), gr.skip()
-        turns[turn_i] = turn
-        label = "utile" if rating == 1 else "pas utile"
-        return (render.status(f"Merci : votre avis (« {label} ») sur la réponse {turn_i + 1} est enregistré. "
-                              "Vous pouvez ajouter un commentaire ci-dessous.", "ok"),
-                turns, gr.update(visible=True), turn_i)
-
-    def on_comment(comment, turns, rated):
-        if rated is None or not (0 <= rated < len(turns or [])) or not turns[rated].get("feedback_id"):
-            return render.status("Notez d'abord une réponse (pouce levé ou baissé), puis ajoutez un commentaire.",
-                                 "error"), gr.skip()
-        if not (comment or "").strip():
-            return render.status("Le commentaire est vide.", "error"), gr.skip()
-        try:
-            feedback_store().update(turns[rated]["feedback_id"], comment=comment.strip())
-        except AssistantError as exc:
-            return render.status(str(exc) + " Votre commentaire est conservé.", "error"), gr.skip()
-        return render.status(f"Commentaire enregistré pour la réponse {rated + 1}. Merci !", "ok"), ""
-
-    # ----- documents (admin) ------------------------------------------------------------------
-    def on_upload(token, file, title, publisher, date, many=None):
+    def on_upload(self, token, file, title, publisher, date, many=None):
         """Generator: outputs (admin status, documents table, delete choices, cards, glossary)."""
         skip = gr.skip()
         file = many or file  # the several-files box first when both are filled
-        if not is_admin(token):
-            yield render.status(admin_refusal(token), "error"), skip, skip, skip, skip
-            return
-        if not file:
-            yield render.status("Choisissez d'abord un fichier à ajouter.", "error"), skip, skip, skip, skip
+        refused = self.refusal(token) or (None if file else "Choisissez d'abord un fichier à ajouter.")
+        if refused:
+            yield render.status(refused, "error"), skip, skip, skip, skip
             return
         # Several files, or a .zip of a folder, go through add_documents in one indexing run.
         paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (file if isinstance(file, list) else [file]) if f]
         single = len(paths) == 1 and paths[0].suffix.lower() != documents.ZIP_SUFFIX
-        path = paths[0]
-        name = path.name if single else (path.name if len(paths) == 1 else f"{len(paths)} fichiers")
-        events: queue.Queue = queue.Queue()
+        name = paths[0].name if len(paths) == 1 else f"{len(paths)} fichiers"
+        yield render.status(f"Vérification de « {name} »…"), skip, skip, skip, skip
         outcome: dict = {}
+        for text in self._indexing(paths, single, name, {"title": title, "publisher": publisher, "date": date}, outcome):
+            yield render.status(text), skip, skip, skip, skip
+        if "error" in outcome:
+            log.info("upload refused: %s", outcome["error"])
+            yield render.status(outcome["error"], "error"), skip, skip, skip, skip
+            return
+        result = outcome["result"]
+        log.info("upload: %s", result.message)
+        try:
+            get_retriever(self.settings, refresh=True)
+        except AssistantError as exc:
+            log.warning("retriever refresh failed: %s", exc)
+        if single:
+            yield self._changed(result.message, "ok" if result.added else "info")
+            return
+        # one line per kind of outcome
+        kind = "ok" if result.added or result.updated else ("error" if result.refused else "info")
+        shown, *rest = self._changed(result.message, kind)
+        yield (shown.replace('<div class="status', '<div style="white-space: pre-line" class="status', 1), *rest)
+
+    def _indexing(self, paths: list[Path], single: bool, name: str, meta: dict, outcome: dict) -> Iterator[str]:
+        """Index in a thread, yielding progress lines; `outcome` gets "result" or a French "error"."""
+        events: queue.Queue = queue.Queue()
 
         def progress(event, **info):
             events.put((event, info))
@@ -471,10 +358,9 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         def work():
             try:
                 if single:
-                    outcome["result"] = documents.add_document(
-                        settings, path, name, {"title": title, "publisher": publisher, "date": date}, progress)
+                    outcome["result"] = documents.add_document(self.settings, paths[0], name, meta, progress)
                 else:
-                    outcome["result"] = documents.add_documents(settings, [(p, p.name) for p in paths], progress)
+                    outcome["result"] = documents.add_documents(self.settings, [(p, p.name) for p in paths], progress)
             except AssistantError as exc:
                 outcome["error"] = str(exc)
             except Exception as exc:  # never a traceback in the page
@@ -483,56 +369,36 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             finally:
                 events.put(("finished", {}))
 
-        yield render.status(f"Vérification de « {name} »…"), skip, skip, skip, skip
         threading.Thread(target=work, daemon=True).start()
         embedded = 0
         while True:
             event, info = events.get()
             if event == "finished":
-                break
+                return
             if event == "embedded":
                 embedded += info.get("count", 0)
-                yield render.status(f"Indexation de « {name} » : {embedded} passages calculés…"), skip, skip, skip, skip
+                yield f"Indexation de « {name} » : {embedded} passages calculés…"
             elif event == "start":
-                yield render.status(f"Indexation de « {name} » : lecture et découpage du document…"), skip, skip, skip, skip
-        if "error" in outcome:
-            log.info("upload refused: %s", outcome["error"])
-            yield render.status(outcome["error"], "error"), skip, skip, skip, skip
-            return
-        result = outcome["result"]
-        log.info("upload: %s", result.message)
-        try:
-            get_retriever(settings, refresh=True)
-        except AssistantError as exc:
-            log.warning("retriever refresh failed: %s", exc)
-        cards, gloss = discover_html()
-        table, ids = documents_state()
-        if single:
-            shown = render.status(result.message, "ok" if result.added else "info")
-        else:  # one line per kind of outcome
-            kind = "ok" if result.added or result.updated else ("error" if result.refused else "info")
-            shown = render.status(result.message, kind).replace('<div class="status', '<div style="white-space: pre-line" class="status', 1)
-        yield shown, table, gr.update(choices=ids, value=None), cards, gloss
+                yield f"Indexation de « {name} » : lecture et découpage du document…"
 
-    def on_choose_delete(doc_id):
+    def on_choose_delete(self, doc_id):
         """The confirmation box of a deletion: names the chosen document and its passage count, unticked."""
         try:
-            doc = find_document(doc_id) if doc_id else None
+            doc = self.find_document(doc_id) if doc_id else None
         except AssistantError:
             doc = None
         if doc is None:
             return gr.update(visible=False, value=False)
         return gr.update(visible=True, value=False, label=render.delete_confirmation(doc))
 
-    def on_delete(token, doc_id, confirmed):
+    def on_delete(self, token, doc_id, confirmed):
         """Outputs (admin status, documents table, delete choices, cards, glossary, confirmation box)."""
         skip = gr.skip()
-        if not is_admin(token):
-            return render.status(admin_refusal(token), "error"), skip, skip, skip, skip, skip
-        if not doc_id:
-            return render.status("Choisissez le document à supprimer.", "error"), skip, skip, skip, skip, skip
+        refused = self.refusal(token) or (None if doc_id else "Choisissez le document à supprimer.")
+        if refused:
+            return render.status(refused, "error"), skip, skip, skip, skip, skip
         try:
-            doc = find_document(doc_id)
+            doc = self.find_document(doc_id)
         except AssistantError as exc:
             return render.status(str(exc), "error"), skip, skip, skip, skip, skip
         if doc is None:
@@ -542,20 +408,17 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
                                   "non faite : cochez la case de confirmation, puis cliquez de nouveau sur "
                                   "« Supprimer ».", "error"), skip, skip, skip, skip, skip)
         try:
-            message = documents.delete_document(settings, doc_id)
-            get_retriever(settings, refresh=True)
+            message = documents.delete_document(self.settings, doc_id)
+            get_retriever(self.settings, refresh=True)
         except AssistantError as exc:
             return render.status(str(exc), "error"), skip, skip, skip, skip, skip
         log.info("delete: %s", message)
-        cards, gloss = discover_html()
-        table, ids = documents_state()
-        return (render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss,
-                gr.update(visible=False, value=False))
+        return (*self._changed(message), gr.update(visible=False, value=False))
 
-    def on_choose_fix(doc_id):
+    def on_choose_fix(self, doc_id):
         """The correction fields, filled with the document's current title, publisher and date."""
         try:
-            doc = find_document(doc_id) if doc_id else None
+            doc = self.find_document(doc_id) if doc_id else None
         except AssistantError:
             doc = None
         if doc is None:
@@ -564,16 +427,15 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         return (doc["title"], "" if doc["publisher"] == "non précisé" else doc["publisher"],
                 "" if doc["date"] == "non datée" else doc["date"])
 
-    def on_fix(token, doc_id, title, publisher, date):
+    def on_fix(self, token, doc_id, title, publisher, date):
         """Outputs (admin status, documents table, delete choices, cards, glossary, correction choices)."""
         skip = gr.skip()
-        if not is_admin(token):
-            return render.status(admin_refusal(token), "error"), skip, skip, skip, skip, skip
-        if not doc_id:
-            return render.status("Choisissez le document à corriger.", "error"), skip, skip, skip, skip, skip
+        refused = self.refusal(token) or (None if doc_id else "Choisissez le document à corriger.")
+        if refused:
+            return render.status(refused, "error"), skip, skip, skip, skip, skip
         try:
-            message = documents.update_metadata(settings, doc_id, title=title, date=date, publisher=publisher)
-            get_retriever(settings, refresh=True)
+            message = documents.update_metadata(self.settings, doc_id, title=title, date=date, publisher=publisher)
+            get_retriever(self.settings, refresh=True)
         except AssistantError as exc:
             return render.status(str(exc), "error"), skip, skip, skip, skip, skip
         except Exception as exc:  # never a traceback in the page
@@ -581,159 +443,181 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
             return (render.status(f"« {doc_id} » : échec inattendu de la correction ({type(exc).__name__}) ; "
                                   "le manifeste est inchangé.", "error"), skip, skip, skip, skip, skip)
         log.info("metadata: %s", message)
-        cards, gloss = discover_html()
-        table, ids = documents_state()
-        return (render.status(message, "ok"), table, gr.update(choices=ids, value=None), cards, gloss,
-                gr.update(choices=ids, value=doc_id))
+        changed = self._changed(message)
+        return (*changed, gr.update(choices=changed[2]["choices"], value=doc_id))
 
-    def fix_choices():
+    def fix_choices(self):
         try:
-            return gr.update(choices=documents_state()[1])
+            return gr.update(choices=self.documents_state()[1])
         except AssistantError:
             return gr.skip()
 
-    def on_export_feedback(token):
-        if not is_admin(token):
-            return render.status(admin_refusal(token), "error"), gr.update(value=None, visible=False)
+    def on_export_feedback(self, token):
+        refused = self.refusal(token)
+        if refused:
+            return render.status(refused, "error"), gr.update(value=None, visible=False)
         try:
-            store = feedback_store()
-            path = export_dir / "avis-evaluation.jsonl"
-            export_dir.mkdir(parents=True, exist_ok=True)
+            store = self.chat.feedback_store()
+            path = self.chat.export_dir / "avis-evaluation.jsonl"
+            self.chat.export_dir.mkdir(parents=True, exist_ok=True)
             with open(path, "w", encoding="utf-8") as fh:
-                n = store.export_jsonl(fh, settings.corpus_dir)
+                n = store.export_jsonl(fh, self.settings.corpus_dir)
         except AssistantError as exc:
             return render.status(str(exc), "error"), gr.update(value=None, visible=False)
         return (render.status(f"{n} avis exportés au format du jeu d'évaluation (JSONL).", "ok"),
                 gr.update(value=str(path), visible=True))
 
-    def on_refresh():
-        table, ids = documents_state()
+    def on_refresh(self):
+        table, ids = self.documents_state()
         return table, gr.update(choices=ids)
 
-    # ----- layout ----------------------------------------------------------------------------
-    cards0, glossary0 = discover_html()
+
+# ----- the page -----------------------------------------------------------------------------------
+def _chat_tab(ui: SimpleNamespace) -> None:
+    with gr.Row():
+        with gr.Column(scale=3):
+            ui.chatbot = gr.Chatbot(
+                label="Conversation", elem_id="chatbot", height=520, buttons=[],
+                feedback_options=("Like", "Dislike"), layout="bubble",
+                placeholder="**Posez une question** sur les politiques de solidarité des Départements. "
+                            "Nouveau ou nouvelle ? Commencez par l'onglet « Découvrir ».")
+            ui.msg = gr.Textbox(label="Votre question", placeholder=PLACEHOLDER, lines=2, max_lines=8,
+                                elem_id="question", autofocus=True)
+            gr.HTML('<div class="hint" id="question-hint">Entrée pour envoyer, '
+                    'Maj+Entrée pour aller à la ligne.</div>')
+            with gr.Row():
+                ui.send = gr.Button("Envoyer", variant="primary", elem_id="send")
+                ui.new = gr.Button("Nouvelle conversation", elem_id="new-conversation")
+                ui.copy = gr.Button("Copier la réponse", interactive=False, elem_id="copy-answer")
+                ui.export = gr.DownloadButton("Exporter la conversation (Markdown)", value=None,
+                                              interactive=False, elem_id="export")
+            ui.copy_text = gr.Textbox(visible="hidden", elem_id="copy-text")
+            ui.status = gr.HTML(render.status(""), elem_id="status")
+            with gr.Group(visible=False) as ui.comment_box:
+                ui.comment = gr.Textbox(label="Commentaire sur la réponse notée (facultatif)",
+                                        placeholder="Ce qui manque, ce qui est faux… sans donnée personnelle.",
+                                        lines=2, elem_id="comment")
+                ui.comment_send = gr.Button("Envoyer le commentaire", elem_id="comment-send")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            ui.panel = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
+
+
+def _discover_tab(ui: SimpleNamespace, themes, cards0: str, glossary0: str) -> None:
+    gr.Markdown("## Questions pour commencer\nUn clic pose la question dans l'onglet « Poser une question ».")
+    ui.starters = []
+    with gr.Row(elem_id="starters"):
+        for theme in themes:
+            with gr.Column(min_width=260):
+                gr.Markdown(f"**{render.md_text(theme.name)}**")
+                for item in theme.questions:
+                    ui.starters.append((gr.Button(item["q"], size="sm", elem_classes=["starter"]), item["q"]))
+    gr.Markdown("## Les documents du corpus")
+    ui.cards = gr.HTML(cards0, elem_id="cards", js_on_load=None)
+    gr.Markdown("## Sigles et acronymes")
+    ui.gloss = gr.HTML(glossary0, elem_id="glossary", js_on_load=None)
+
+
+def _documents_tab(ui: SimpleNamespace, settings: Settings, table0: str, ids0: list) -> None:
+    gr.Markdown("## Documents indexés")
+    ui.table = gr.HTML(table0, elem_id="documents-table", js_on_load=None)
+    ui.refresh = gr.Button("Actualiser la liste", size="sm")
+    with gr.Accordion("Administration (réservé à l'administrateur)", open=False, elem_id="admin"):
+        ui.token = gr.Textbox(label="Mot de passe administrateur", type="password", elem_id="admin-token")
+        gr.Markdown(f"Formats acceptés : {', '.join(documents.UPLOAD_SUFFIXES)}, ou un dossier compressé en "
+                    f".zip — {settings.upload_max_mb} Mo au plus par fichier ; plusieurs fichiers peuvent être "
+                    "déposés ensemble dans la seconde zone. Un fichier de même nom remplace l'ancienne "
+                    "version ; un fichier identique à un document présent n'est pas ajouté deux fois.")
+        ui.upload = gr.File(label="Document à ajouter (ou un dossier en .zip)", type="filepath", elem_id="upload")
+        ui.upload_many = gr.File(label="Ou plusieurs documents à la fois", type="filepath",
+                                 file_count="multiple", elem_id="upload-many")
+        with gr.Row():
+            ui.up_title = gr.Textbox(label="Titre (facultatif, un seul fichier)")
+            ui.up_publisher = gr.Textbox(label="Éditeur (facultatif, un seul fichier)")
+            ui.up_date = gr.Textbox(label="Date (facultatif, un seul fichier, AAAA-MM-JJ)")
+        ui.add = gr.Button("Ajouter et indexer", variant="primary", elem_id="add-document")
+        with gr.Row():
+            # No document chosen at first: a deletion is always an explicit choice.
+            ui.to_delete = gr.Dropdown(choices=ids0, value=None, label="Document à supprimer", elem_id="delete-choice")
+            ui.delete = gr.Button("Supprimer", variant="stop", elem_id="delete-document")
+        ui.confirm_delete = gr.Checkbox(value=False, visible=False, label="Je confirme la suppression",
+                                        elem_id="delete-confirm")
+        gr.Markdown("**Corriger les métadonnées** — écrites dans corpus/manifest.toml ; un champ vide "
+                    "reprend ce que dit le fichier (propriétés, premier titre, nom du fichier).")
+        ui.to_fix = gr.Dropdown(choices=ids0, value=None, label="Document à corriger", elem_id="fix-choice")
+        with gr.Row():
+            ui.fix_title = gr.Textbox(label="Titre", elem_id="fix-title")
+            ui.fix_publisher = gr.Textbox(label="Éditeur", elem_id="fix-publisher")
+            ui.fix_date = gr.Textbox(label="Date (AAAA, AAAA-MM ou AAAA-MM-JJ)", elem_id="fix-date")
+        ui.fix = gr.Button("Enregistrer les métadonnées", elem_id="fix-metadata")
+        ui.admin_status = gr.HTML(render.status(""), elem_id="admin-status")
+        ui.export_fb = gr.Button("Exporter les avis (JSONL, format du jeu d'évaluation)", elem_id="export-feedback")
+        ui.feedback_file = gr.File(label="Avis exportés", visible=False, elem_id="feedback-file")
+
+
+def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
+    ask_inputs = [ui.msg, ui.chatbot, ui.turns]
+    ask_outputs = [ui.chatbot, ui.msg, ui.send, ui.new, ui.panel, ui.status, ui.turns, ui.export, ui.copy_text, ui.copy]
+    options = dict(show_progress="hidden", concurrency_limit=None)
+    ui.send.click(chat.on_send, ask_inputs, ask_outputs, **options)
+    ui.msg.submit(chat.on_send, ask_inputs, ask_outputs, **options)
+    reset_outputs = [ui.chatbot, ui.msg, ui.turns, ui.panel, ui.status, ui.export, ui.comment_box, ui.rated,
+                     ui.copy_text, ui.copy]
+    ui.copy.click(None, [ui.copy_text], None, js=COPY_JS).then(
+        lambda: render.status("Réponse copiée dans le presse-papiers (avec ses sources).", "ok"), None, ui.status,
+        show_progress="hidden")
+    ui.new.click(chat.on_new, None, reset_outputs, show_progress="hidden")
+    ui.chatbot.clear(chat.on_new, None, reset_outputs, show_progress="hidden")  # the chat's own bin icon
+    ui.chatbot.like(chat.on_like, [ui.turns], [ui.status, ui.turns, ui.comment_box, ui.rated], show_progress="hidden")
+    ui.comment_send.click(chat.on_comment, [ui.comment, ui.turns, ui.rated], [ui.status, ui.comment],
+                          show_progress="hidden")
+    for button, question in ui.starters:
+        button.click(lambda q=question: (q, gr.Tabs(selected="chat")), None, [ui.msg, ui.tabs],
+                     show_progress="hidden").then(chat.on_send, ask_inputs, ask_outputs, **options)
+
+
+def _wire_admin(ui: SimpleNamespace, admin: AdminHandlers) -> None:
+    admin_outputs = [ui.admin_status, ui.table, ui.to_delete, ui.cards, ui.gloss]
+    ui.add.click(admin.on_upload, [ui.token, ui.upload, ui.up_title, ui.up_publisher, ui.up_date, ui.upload_many],
+                 admin_outputs, concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix], show_progress="hidden")
+    ui.to_delete.change(admin.on_choose_delete, [ui.to_delete], [ui.confirm_delete], show_progress="hidden")
+    ui.delete.click(admin.on_delete, [ui.token, ui.to_delete, ui.confirm_delete], admin_outputs + [ui.confirm_delete],
+                    concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix], show_progress="hidden")
+    ui.to_fix.change(admin.on_choose_fix, [ui.to_fix], [ui.fix_title, ui.fix_publisher, ui.fix_date],
+                     show_progress="hidden")
+    ui.fix.click(admin.on_fix, [ui.token, ui.to_fix, ui.fix_title, ui.fix_publisher, ui.fix_date],
+                 admin_outputs + [ui.to_fix], concurrency_limit=1)
+    ui.export_fb.click(admin.on_export_feedback, [ui.token], [ui.admin_status, ui.feedback_file])
+    ui.refresh.click(admin.on_refresh, None, [ui.table, ui.to_delete])
+
+
+def _page(settings: Settings, admin: AdminHandlers) -> tuple[gr.Blocks, SimpleNamespace]:
+    cards0, glossary0 = admin.discover_html()
     try:
-        table0, ids0 = documents_state()
+        table0, ids0 = admin.documents_state()
     except AssistantError as exc:
         table0, ids0 = render.status(str(exc), "error"), []
-
+    ui = SimpleNamespace()
     with gr.Blocks(title="Assistant solidarités", analytics_enabled=False) as blocks:
         gr.Markdown("# Assistant solidarités\nRéponses tirées des documents du corpus, chaque phrase appuyée "
                     "par une source que vous pouvez ouvrir.")
         gr.HTML(f'<div class="privacy" id="privacy-notice">⚠️ {render.esc(PRIVACY_NOTICE)}</div>')
-        turns = gr.State([])
-        rated = gr.State(None)
-        with gr.Tabs() as tabs:
+        ui.turns = gr.State([])
+        ui.rated = gr.State(None)
+        with gr.Tabs() as ui.tabs:
             with gr.Tab("Poser une question", id="chat"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="chatbot", height=520, buttons=[],
-                            feedback_options=("Like", "Dislike"), layout="bubble",
-                            placeholder="**Posez une question** sur les politiques de solidarité des Départements. "
-                                        "Nouveau ou nouvelle ? Commencez par l'onglet « Découvrir ».")
-                        msg = gr.Textbox(label="Votre question", placeholder=PLACEHOLDER, lines=2, max_lines=8,
-                                         elem_id="question", autofocus=True)
-                        gr.HTML('<div class="hint" id="question-hint">Entrée pour envoyer, '
-                                'Maj+Entrée pour aller à la ligne.</div>')
-                        with gr.Row():
-                            send = gr.Button("Envoyer", variant="primary", elem_id="send")
-                            new = gr.Button("Nouvelle conversation", elem_id="new-conversation")
-                            copy = gr.Button("Copier la réponse", interactive=False, elem_id="copy-answer")
-                            export = gr.DownloadButton("Exporter la conversation (Markdown)", value=None,
-                                                       interactive=False, elem_id="export")
-                        copy_text = gr.Textbox(visible="hidden", elem_id="copy-text")
-                        status = gr.HTML(render.status(""), elem_id="status")
-                        with gr.Group(visible=False) as comment_box:
-                            comment = gr.Textbox(label="Commentaire sur la réponse notée (facultatif)",
-                                                 placeholder="Ce qui manque, ce qui est faux… sans donnée personnelle.",
-                                                 lines=2, elem_id="comment")
-                            comment_send = gr.Button("Envoyer le commentaire", elem_id="comment-send")
-                    with gr.Column(scale=2):
-                        gr.Markdown("### Sources")
-                        panel = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
+                _chat_tab(ui)
             with gr.Tab("Découvrir", id="discover"):
-                gr.Markdown("## Questions pour commencer\nUn clic pose la question dans l'onglet « Poser une question ».")
-                starter_buttons = []
-                with gr.Row(elem_id="starters"):
-                    for theme in themes:
-                        with gr.Column(min_width=260):
-                            gr.Markdown(f"**{render.md_text(theme.name)}**")
-                            for item in theme.questions:
-                                starter_buttons.append((gr.Button(item["q"], size="sm", elem_classes=["starter"]),
-                                                        item["q"]))
-                gr.Markdown("## Les documents du corpus")
-                cards = gr.HTML(cards0, elem_id="cards", js_on_load=None)
-                gr.Markdown("## Sigles et acronymes")
-                gloss = gr.HTML(glossary0, elem_id="glossary", js_on_load=None)
+                _discover_tab(ui, admin.themes, cards0, glossary0)
             with gr.Tab("Documents", id="documents"):
-                gr.Markdown("## Documents indexés")
-                table = gr.HTML(table0, elem_id="documents-table", js_on_load=None)
-                refresh = gr.Button("Actualiser la liste", size="sm")
-                with gr.Accordion("Administration (réservé à l'administrateur)", open=False, elem_id="admin"):
-                    token = gr.Textbox(label="Mot de passe administrateur", type="password", elem_id="admin-token")
-                    gr.Markdown(f"Formats acceptés : {', '.join(documents.UPLOAD_SUFFIXES)}, ou un dossier compressé en "
-                                f".zip — {settings.upload_max_mb} Mo au plus par fichier ; plusieurs fichiers peuvent être "
-                                "déposés ensemble dans la seconde zone. Un fichier de même nom remplace l'ancienne "
-                                "version ; un fichier identique à un document présent n'est pas ajouté deux fois.")
-                    upload = gr.File(label="Document à ajouter (ou un dossier en .zip)", type="filepath", elem_id="upload")
-                    upload_many = gr.File(label="Ou plusieurs documents à la fois", type="filepath",
-                                          file_count="multiple", elem_id="upload-many")
-                    with gr.Row():
-                        up_title = gr.Textbox(label="Titre (facultatif, un seul fichier)")
-                        up_publisher = gr.Textbox(label="Éditeur (facultatif, un seul fichier)")
-                        up_date = gr.Textbox(label="Date (facultatif, un seul fichier, AAAA-MM-JJ)")
-                    add = gr.Button("Ajouter et indexer", variant="primary", elem_id="add-document")
-                    with gr.Row():
-                        # No document chosen at first: a deletion is always an explicit choice.
-                        to_delete = gr.Dropdown(choices=ids0, value=None, label="Document à supprimer",
-                                                elem_id="delete-choice")
-                        delete = gr.Button("Supprimer", variant="stop", elem_id="delete-document")
-                    confirm_delete = gr.Checkbox(value=False, visible=False, label="Je confirme la suppression",
-                                                 elem_id="delete-confirm")
-                    gr.Markdown("**Corriger les métadonnées** — écrites dans corpus/manifest.toml ; un champ vide "
-                                "reprend ce que dit le fichier (propriétés, premier titre, nom du fichier).")
-                    to_fix = gr.Dropdown(choices=ids0, value=None, label="Document à corriger", elem_id="fix-choice")
-                    with gr.Row():
-                        fix_title = gr.Textbox(label="Titre", elem_id="fix-title")
-                        fix_publisher = gr.Textbox(label="Éditeur", elem_id="fix-publisher")
-                        fix_date = gr.Textbox(label="Date (AAAA, AAAA-MM ou AAAA-MM-JJ)", elem_id="fix-date")
-                    fix = gr.Button("Enregistrer les métadonnées", elem_id="fix-metadata")
-                    admin_status = gr.HTML(render.status(""), elem_id="admin-status")
-                    export_fb = gr.Button("Exporter les avis (JSONL, format du jeu d'évaluation)", elem_id="export-feedback")
-                    feedback_file = gr.File(label="Avis exportés", visible=False, elem_id="feedback-file")
+                _documents_tab(ui, settings, table0, ids0)
+        _wire_chat(ui, ChatHandlers(admin.chat))
+        _wire_admin(ui, admin)
+    return blocks, ui
 
-        # ----- events -----------------------------------------------------------------------
-        ask_inputs = [msg, chatbot, turns]
-        ask_outputs = [chatbot, msg, send, new, panel, status, turns, export, copy_text, copy]
-        options = dict(show_progress="hidden", concurrency_limit=None)
-        send.click(on_send, ask_inputs, ask_outputs, **options)
-        msg.submit(on_send, ask_inputs, ask_outputs, **options)
-        reset_outputs = [chatbot, msg, turns, panel, status, export, comment_box, rated, copy_text, copy]
-        copy.click(None, [copy_text], None, js=COPY_JS).then(
-            lambda: render.status("Réponse copiée dans le presse-papiers (avec ses sources).", "ok"), None, status,
-            show_progress="hidden")
-        new.click(on_new, None, reset_outputs, show_progress="hidden")
-        chatbot.clear(on_new, None, reset_outputs, show_progress="hidden")  # the chat's own bin icon
-        chatbot.like(on_like, [turns], [status, turns, comment_box, rated], show_progress="hidden")
-        comment_send.click(on_comment, [comment, turns, rated], [status, comment], show_progress="hidden")
-        for button, question in starter_buttons:
-            button.click(lambda q=question: (q, gr.Tabs(selected="chat")), None, [msg, tabs],
-                         show_progress="hidden").then(on_send, ask_inputs, ask_outputs, **options)
-        admin_outputs = [admin_status, table, to_delete, cards, gloss]
-        add.click(on_upload, [token, upload, up_title, up_publisher, up_date, upload_many], admin_outputs,
-                  concurrency_limit=1).then(
-            fix_choices, None, [to_fix], show_progress="hidden")
-        to_delete.change(on_choose_delete, [to_delete], [confirm_delete], show_progress="hidden")
-        delete.click(on_delete, [token, to_delete, confirm_delete], admin_outputs + [confirm_delete],
-                     concurrency_limit=1).then(fix_choices, None, [to_fix], show_progress="hidden")
-        to_fix.change(on_choose_fix, [to_fix], [fix_title, fix_publisher, fix_date], show_progress="hidden")
-        fix.click(on_fix, [token, to_fix, fix_title, fix_publisher, fix_date], admin_outputs + [to_fix],
-                  concurrency_limit=1)
-        export_fb.click(on_export_feedback, [token], [admin_status, feedback_file])
-        refresh.click(on_refresh, None, [table, to_delete])
 
-    # ----- the server: the document view beside the Gradio app ---------------------------------
+# ----- the server: the document view beside the Gradio app ---------------------------------------
+def _server(settings: Settings, blocks: gr.Blocks) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     gradio_holder: dict = {}
 
@@ -763,12 +647,21 @@ def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
         auth=parse_auth(settings.auth),
         auth_message="Assistant solidarités : connectez-vous avec l'identifiant fourni par votre service.",
         footer_links=[], run_history=False, show_error=True, max_file_size=f"{settings.upload_max_mb}mb",
-        theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]), css=CSS, head=HEAD.replace("__UI_FR__", json.dumps(UI_FR, ensure_ascii=False)), ssr_mode=False, mcp_server=False, pwa=False,
+        theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]), css=CSS,
+        head=HEAD.replace("__UI_FR__", json.dumps(UI_FR, ensure_ascii=False)), ssr_mode=False, mcp_server=False,
+        pwa=False,
     )
     for route in app.routes:
         if getattr(route, "path", None) in ("", "/") and hasattr(route, "app"):
             gradio_holder["app"] = route.app
-    return app, blocks
+    return app
+
+
+def build(settings: Settings) -> tuple[FastAPI, gr.Blocks]:
+    themes, glossary_conf = load_starters()
+    admin = AdminHandlers(settings, ChatController(settings), themes, glossary_conf)
+    blocks, _ = _page(settings, admin)
+    return _server(settings, blocks), blocks
 
 
 def warm_up(settings: Settings) -> None:
