@@ -246,8 +246,8 @@ class ChatHandlers:
     def __init__(self, chat: ChatController):
         self.chat = chat
 
-    def on_send(self, message, messages, turns, request: gr.Request):
-        for view in self.chat.ask(message, messages, turns, _session(request)):
+    def on_send(self, message, messages, turns, docs, since, until, request: gr.Request):
+        for view in self.chat.ask(message, messages, turns, _session(request), docs, since, until):
             yield _ask_outputs(view)
 
     def on_new(self):
@@ -447,10 +447,11 @@ class AdminHandlers:
         return (*changed, gr.update(choices=changed[2]["choices"], value=doc_id))
 
     def fix_choices(self):
+        """After a change of the corpus: the correction list and the chat's document filter."""
         try:
-            return gr.update(choices=self.documents_state()[1])
+            return gr.update(choices=self.documents_state()[1]), gr.update(choices=self.chat.document_choices())
         except AssistantError:
-            return gr.skip()
+            return gr.skip(), gr.skip()
 
     def on_export_feedback(self, token):
         refused = self.refusal(token)
@@ -473,7 +474,23 @@ class AdminHandlers:
 
 
 # ----- the page -----------------------------------------------------------------------------------
-def _chat_tab(ui: SimpleNamespace) -> None:
+def _filters(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
+    # Collapsed: most questions are about the whole corpus.
+    with gr.Accordion("Filtres", open=False, elem_id="filters"):
+        # Typed values are allowed: the library also takes words of a title, and a document deleted while
+        # chosen reaches the library's French message instead of Gradio's own error.
+        ui.filter_docs = gr.Dropdown(choices=doc_choices, value=[], multiselect=True, allow_custom_value=True,
+                                     label="Documents",
+                                     info="Aucun document choisi : la recherche porte sur tous.",
+                                     elem_id="filter-docs")
+        with gr.Row():
+            ui.since = gr.Textbox(label="Depuis (AAAA, AAAA-MM ou AAAA-MM-JJ)", placeholder="ex. 2023",
+                                  elem_id="filter-since")
+            ui.until = gr.Textbox(label="Jusqu'au (AAAA, AAAA-MM ou AAAA-MM-JJ)", placeholder="ex. 2024-06",
+                                  elem_id="filter-until")
+
+
+def _chat_tab(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             ui.chatbot = gr.Chatbot(
@@ -493,6 +510,7 @@ def _chat_tab(ui: SimpleNamespace) -> None:
                                               interactive=False, elem_id="export")
             ui.copy_text = gr.Textbox(visible="hidden", elem_id="copy-text")
             ui.status = gr.HTML(render.status(""), elem_id="status")
+            _filters(ui, doc_choices)
             with gr.Group(visible=False) as ui.comment_box:
                 ui.comment = gr.Textbox(label="Commentaire sur la réponse notée (facultatif)",
                                         placeholder="Ce qui manque, ce qui est faux… sans donnée personnelle.",
@@ -556,7 +574,7 @@ def _documents_tab(ui: SimpleNamespace, settings: Settings, table0: str, ids0: l
 
 
 def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
-    ask_inputs = [ui.msg, ui.chatbot, ui.turns]
+    ask_inputs = [ui.msg, ui.chatbot, ui.turns, ui.filter_docs, ui.since, ui.until]
     ask_outputs = [ui.chatbot, ui.msg, ui.send, ui.new, ui.panel, ui.status, ui.turns, ui.export, ui.copy_text, ui.copy]
     options = dict(show_progress="hidden", concurrency_limit=None)
     ui.send.click(chat.on_send, ask_inputs, ask_outputs, **options)
@@ -579,14 +597,17 @@ def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
 def _wire_admin(ui: SimpleNamespace, admin: AdminHandlers) -> None:
     admin_outputs = [ui.admin_status, ui.table, ui.to_delete, ui.cards, ui.gloss]
     ui.add.click(admin.on_upload, [ui.token, ui.upload, ui.up_title, ui.up_publisher, ui.up_date, ui.upload_many],
-                 admin_outputs, concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix], show_progress="hidden")
+                 admin_outputs, concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix, ui.filter_docs],
+                                                       show_progress="hidden")
     ui.to_delete.change(admin.on_choose_delete, [ui.to_delete], [ui.confirm_delete], show_progress="hidden")
     ui.delete.click(admin.on_delete, [ui.token, ui.to_delete, ui.confirm_delete], admin_outputs + [ui.confirm_delete],
-                    concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix], show_progress="hidden")
+                    concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix, ui.filter_docs],
+                                              show_progress="hidden")
     ui.to_fix.change(admin.on_choose_fix, [ui.to_fix], [ui.fix_title, ui.fix_publisher, ui.fix_date],
                      show_progress="hidden")
     ui.fix.click(admin.on_fix, [ui.token, ui.to_fix, ui.fix_title, ui.fix_publisher, ui.fix_date],
-                 admin_outputs + [ui.to_fix], concurrency_limit=1)
+                 admin_outputs + [ui.to_fix], concurrency_limit=1).then(
+        lambda: admin.fix_choices()[1], None, [ui.filter_docs], show_progress="hidden")
     ui.export_fb.click(admin.on_export_feedback, [ui.token], [ui.admin_status, ui.feedback_file])
     ui.refresh.click(admin.on_refresh, None, [ui.table, ui.to_delete])
 
@@ -597,6 +618,10 @@ def _page(settings: Settings, admin: AdminHandlers) -> tuple[gr.Blocks, SimpleNa
         table0, ids0 = admin.documents_state()
     except AssistantError as exc:
         table0, ids0 = render.status(str(exc), "error"), []
+    try:
+        doc_choices = admin.chat.document_choices()
+    except AssistantError:
+        doc_choices = []
     ui = SimpleNamespace()
     with gr.Blocks(title="Assistant solidarités", analytics_enabled=False) as blocks:
         gr.Markdown("# Assistant solidarités\nRéponses tirées des documents du corpus, chaque phrase appuyée "
@@ -606,7 +631,7 @@ def _page(settings: Settings, admin: AdminHandlers) -> tuple[gr.Blocks, SimpleNa
         ui.rated = gr.State(None)
         with gr.Tabs() as ui.tabs:
             with gr.Tab("Poser une question", id="chat"):
-                _chat_tab(ui)
+                _chat_tab(ui, doc_choices)
             with gr.Tab("Découvrir", id="discover"):
                 _discover_tab(ui, admin.themes, cards0, glossary0)
             with gr.Tab("Documents", id="documents"):

@@ -12,6 +12,8 @@ from assistant.answer_log import AnswerLog
 from assistant.chat import BUSY, ChatController
 from assistant.feedback import FeedbackStore
 
+from .conftest import ANDASS, BROCHURE, STRATEGY
+
 QUESTION = "Quel était le montant du fonds de contractualisation en 2019 ?"
 
 
@@ -138,3 +140,36 @@ def test_a_library_error_mid_answer_is_shown_in_french_and_keeps_the_question(se
     assert "Aucun index" in last.notice.text and "assistant ingest" in last.notice.text
     assert last.messages[0]["role"] == "user"  # the question stays in the conversation, its answer says why
     assert last.messages[-1]["content"] == render.error_message(last.notice.text.removesuffix(" Votre question est conservée."))
+
+
+# ----- the « Filtres » panel ---------------------------------------------------------------------------
+def test_the_filter_lists_the_indexed_documents_by_title(chat, seed_index):
+    choices = dict((doc_id, title) for title, doc_id in chat.document_choices())
+    assert len(choices) == seed_index[1].documents and {ANDASS, STRATEGY, BROCHURE} <= set(choices)
+    assert "gros temps" in choices[ANDASS].lower()  # the title is shown, the file name is the value
+
+
+def test_a_question_filtered_by_document_and_dates_sees_only_those(chat):
+    unfiltered = _final(chat.ask(QUESTION, [], [], "s1"))[-1]
+    assert {p["source"]["doc_id"] for p in unfiltered.turns[0]["passages"]} != {ANDASS}  # else nothing is shown
+    views = _final(chat.ask(QUESTION, [], [], "s2", docs=[ANDASS]))
+    assert {p["source"]["doc_id"] for p in views[-1].turns[0]["passages"]} == {ANDASS}
+    assert any(v.notice and "(filtres : 1 document choisi)" in v.notice.text for v in views)
+    dated = _final(chat.ask(QUESTION, [], [], "s3", since="2021", until="2021"))[-1]
+    assert {p["source"]["doc_id"] for p in dated.turns[0]["passages"]} <= {BROCHURE, STRATEGY}
+
+
+@pytest.mark.parametrize("docs, since, until, words", [
+    (["Morbihan"], "", "", "Aucun document indexé ne correspond à « Morbihan »"),
+    ([], "2025", "2024", "Période impossible : du 2025 au 2024"),
+    ([], "2030", "", "Aucun document indexé n'est daté de cette période"),
+    ([], "hier", "", "Date « depuis » « hier » invalide"),
+    ([], "", "13/11/2023", "Date « jusqu'au » « 13/11/2023 » invalide"),
+])
+def test_a_filter_that_cannot_match_is_a_french_message_and_loses_nothing(chat, docs, since, until, words):
+    views = list(chat.ask(QUESTION, [{"role": "user", "content": "avant"}], [{"question": "avant"}], "s1",
+                          docs, since, until))
+    assert len(views) == 1 and views[0].notice.kind == "error" and words in views[0].notice.text
+    assert "--" not in views[0].notice.text  # the page's own labels, not the CLI's options
+    assert views[0].messages is None and views[0].turns is None and views[0].question is None
+    assert next(chat.ask(QUESTION, [], [], "s1")).locked is True  # the session is not left busy

@@ -300,6 +300,23 @@ def test_empty_huge_and_html_questions(page, app):
     assert page.dialogs == []
 
 
+def test_filters_panel_a_bad_date_keeps_the_question_and_a_date_range_filters(page):
+    assert not page.is_visible("#filter-since")  # collapsed at first
+    page.get_by_text("Filtres", exact=True).click()
+    page.wait_for_selector("#filter-since", state="visible")
+    assert "Documents" in page.inner_text("#filters") and "Jusqu'au" in page.inner_text("#filters")
+    page.fill("#filter-since textarea, #filter-since input", "hier")
+    page.fill("#question textarea", QUESTION)
+    page.click("#send")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('invalide')")
+    assert "« depuis »" in page.inner_text("#status") and _bot_count(page) == 0
+    assert page.input_value("#question textarea") == QUESTION  # nothing lost
+    page.fill("#filter-since textarea, #filter-since input", "2023")  # the article only, not the 2019 strategy
+    ask(page, QUESTION)
+    # unfiltered, this question's sources are the 2019 strategy's (test_follow_up_uses_the_conversation…)
+    assert "Une relation renouvelée" not in page.inner_text("#sources section.current")
+
+
 def test_double_click_sends_once_and_input_is_locked_while_answering(page):
     page.fill("#question textarea", QUESTION)
     page.dblclick("#send")
