@@ -24,7 +24,7 @@ from .errors import CorpusError, DocumentError
 from .load import LoadOptions, load_document
 from .sentence_index import SentenceIndex
 from .settings import Settings
-from .store import BUILDING, DocRecord, Store, inconsistent
+from .store import BUILDING, LAYOUT, DocRecord, Store, inconsistent
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ def ingest(settings: Settings, paths: list[Path] | None = None, rebuild: bool = 
         if building:
             store.drop_generation(building[0])
         number, collection = store.new_generation(embeddings.identity, embeddings.dim)
-    elif building and (building[1].metadata or {}).get("embedding") == embeddings.identity:
+    elif building and (building[1].metadata or {}).get("embedding") == embeddings.identity and (
+            building[1].metadata or {}).get("layout", 1) == LAYOUT:
         number, collection = building  # resume an interrupted build
     elif ready:
         store.check_identity(ready[1], embeddings.identity)

@@ -30,6 +30,10 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 READY, BUILDING = "ready", "building"
+# What an index generation holds; bump when the indexed text changes (chunk.py: embed_text), so that an
+# index built before is refused with a message asking for a rebuild instead of half-matching. (Adding the
+# document's title, publisher and date to it was measured and not kept: evals/README.md.)
+LAYOUT = 1
 
 
 @dataclass
@@ -155,7 +159,8 @@ class Store:
         number = max(gens, default=0) + 1
         col = self.client.create_collection(
             f"{self.name}-g{number}",
-            metadata={"state": BUILDING, "embedding": identity, "dim": dim, "created": time.time()},
+            metadata={"state": BUILDING, "embedding": identity, "dim": dim, "layout": LAYOUT,
+                      "created": time.time()},
             configuration={"hnsw": {"space": "cosine"}},
         )
         self.client.create_collection(f"{self.name}-g{number}-docs", metadata={"kind": "registry"})
@@ -185,6 +190,11 @@ class Store:
     # ----- checks ----------------------------------------------------------------
     @staticmethod
     def check_identity(collection, identity: str) -> None:
+        layout = (collection.metadata or {}).get("layout", 1)
+        if layout != LAYOUT:
+            raise IndexMismatchError(
+                f"L'index a été construit par une autre version du logiciel (format {layout}, attendu {LAYOUT} : "
+                "le texte indexé n'est pas le même). Reconstruisez-le : assistant ingest --rebuild")
         built = (collection.metadata or {}).get("embedding")
         if built and built != identity:
             raise IndexMismatchError(
