@@ -31,8 +31,6 @@ STREAM_EVERY = 0.15  # seconds between two partial updates of a streaming answer
 BUSY = ("Une réponse est en cours de rédaction : attendez qu'elle se termine. "
         "Votre question est conservée dans la zone de saisie.")
 UNEXPECTED = "Une erreur inattendue est survenue. Votre question est conservée : réessayez dans un instant."
-# The library names the CLI's options in its filter errors; the page names its own boxes.
-_FILTER_LABELS = (("--since", "« depuis »"), ("--until", "« jusqu'au »"))
 
 
 @dataclass
@@ -120,13 +118,7 @@ class ChatController:
         filters = Filter(tuple(d for d in (docs or ()) if d), (since or "").strip(), (until or "").strip())
         if not filters:
             return None
-        try:
-            filters.matching(get_retriever(self.settings).catalog)
-        except AssistantError as exc:
-            text = str(exc)
-            for option, label in _FILTER_LABELS:
-                text = text.replace(option, label)
-            raise type(exc)(text) from None
+        filters.matching(get_retriever(self.settings).catalog)  # a French QuestionError naming the box
         return filters
 
     def ask(self, message, messages, turns, session: str = "local",

@@ -111,7 +111,7 @@ class Filter:
         docs: dict[str, dict] = {}
         for meta in catalog.values():
             docs.setdefault(meta["doc_id"], meta)
-        for label, value in (("--since", self.since), ("--until", self.until)):
+        for label, value in (("« depuis »", self.since), ("« jusqu'au »", self.until)):  # --since, --until
             if value and not _DATE.match(value):
                 raise QuestionError(f"Date {label} « {value} » invalide : écrivez AAAA, AAAA-MM ou AAAA-MM-JJ.")
         low, high = _bound(self.since, "0000-01-01"), _bound(self.until, "9999-12-31")
