@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .candidates import split
+from .sentences import split
 from .errors import IndexMissingError
 
 BATCH = 64

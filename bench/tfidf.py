@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant.settings import get_settings
 from evals.dataset import QuoteLocator, load
-from evals.retrieval import _covers, hit_at
+from evals.dataset import _covers, hit_at
 
 from .common import write
 

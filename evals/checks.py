@@ -18,7 +18,7 @@ import re
 from assistant.lexical import fold
 from assistant.verify import content_terms, numbers
 
-from .retrieval import gold_found, hit_at
+from .dataset import gold_found, hit_at
 
 CITATION_OVERLAP = 0.75
 QUOTE_MATCH = 0.8  # fuzzy containment of a gold quote in a passage (display text is cleaned)

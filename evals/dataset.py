@@ -137,3 +137,35 @@ class QuoteLocator:
                 out.append((doc_id, offsets[pos], offsets[pos + len(needle) - 1] + 1))
                 pos = norm.find(needle, pos + 1)
         return out
+
+
+# ----- where a gold quote is found among retrieved passages (the checks and the benchmark) -----
+def _covers(meta: dict, span: tuple[str, int, int]) -> bool:
+    doc_id, start, end = span
+    if meta["doc_id"] != doc_id:
+        return False
+    overlap = min(end, meta["end"]) - max(start, meta["start"])
+    return overlap >= min(100, (end - start) / 2)
+
+
+def _hits(result, spans_per_quote, catalog) -> set[int]:
+    """Indices of the gold quotes this result covers."""
+    metas = [result.meta] + [catalog[c] for c in result.also_in]
+    return {q for q, spans in enumerate(spans_per_quote) if any(_covers(m, s) for m in metas for s in spans)}
+
+
+def gold_found(results, spans_per_quote, catalog, k: int = 5) -> tuple[int | None, float]:
+    """Rank of the first gold passage, and the share of gold quotes covered within the first k:
+    the one definition behind hit@k and recall@k, for the benchmark and the answer checks."""
+    first, covered = None, set()
+    for r in results:
+        got = _hits(r, spans_per_quote, catalog)
+        if got and first is None:
+            first = r.rank
+        if r.rank <= k:
+            covered |= got
+    return first, len(covered) / len(spans_per_quote)
+
+
+def hit_at(rank: int | None, k: int) -> float:
+    return float(rank is not None and rank <= k)
