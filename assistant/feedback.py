@@ -309,11 +309,13 @@ def to_eval_item(fb: Feedback, corpus_dir: Path | None = None) -> dict:
     answered_ok = fb.rating == 1 and not fb.refused
     evidence, key_facts = [], []
     if answered_ok:
-        for c in fb.citations:
+        for c in fb.citations:  # one quote per sentence shown: an answer may hold several from one passage
             source = c.get("source", {})
-            quote = _quote(c.get("text", ""), c.get("sentences", []), _file_text(corpus_dir, source.get("doc_id", "")))
-            if quote and len(evidence) < 3:
-                evidence.append({"file": source.get("doc_id", ""), "quote": quote})
+            file_text = _file_text(corpus_dir, source.get("doc_id", ""))
+            for sentence in c.get("sentences", []):
+                quote = _quote(c.get("text", ""), [sentence], file_text)
+                if quote and len(evidence) < 3 and all(e["quote"] != quote for e in evidence):
+                    evidence.append({"file": source.get("doc_id", ""), "quote": quote})
         quotes = " ".join(_norm(e["quote"]).lower() for e in evidence)
         for m in _NUMBER.finditer(re.sub(r"\[\d+\]", " ", fb.answer)):
             fact = m.group(0).strip(" .,")
