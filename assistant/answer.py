@@ -317,13 +317,13 @@ def stream(question: str, history=None, settings: Settings | None = None,
     yield {"type": "answer", "answer": result}
 
 
-def explain(question: str, history=None, settings: Settings | None = None) -> dict:
+def explain(question: str, history=None, settings: Settings | None = None, filters: Filter | None = None) -> dict:
     """The decision for a question with each feature's contribution, for its best candidates."""
     settings = settings or get_settings()
     retriever, scorer = get_retriever(settings), get_scorer(settings)
     history = clean_history(history)
     standalone = rewrite_question(clean_question(question, settings.max_question_chars), history, None, settings)
-    got = scored(standalone, search(retriever, standalone, history, settings)[: settings.answer_passages],
+    got = scored(standalone, search(retriever, standalone, history, settings, filters)[: settings.answer_passages],
                  retriever, scorer, settings, question)
     decision, _ = ground(got.decision)
     out = {"question": standalone, "outcome": decision.outcome.value, "bars": bars(settings, scorer).__dict__}

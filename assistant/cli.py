@@ -307,7 +307,7 @@ def ask(
     if explain:
         from .answer import explain as explain_decision
 
-        typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings)), ensure_ascii=False, indent=1))
+        typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings, filters)), ensure_ascii=False, indent=1))
         return
     result = _logged(_guard(lambda: answer(question, None, settings, filters)), settings)
     if json_out:

@@ -235,17 +235,19 @@ class Retriever:
                 out.append((doc.id, 1.0 - float(distance)))
         return out[:k]
 
-    def matched_terms(self, question: str, chunk_id: str) -> list[str]:
-        """The question's stems (with the glossary's expansions) that the passage's indexed text holds."""
-        terms = analyze(question)
-        terms += self.glossary.expand_terms(question, terms)[0]
-        held = set(analyze(self.catalog[chunk_id]["indexed"]))
-        return sorted({t for t in terms if t in held})
-
-    def lexical_search(self, query: str, k: int, context: str = "") -> list[tuple[str, float]]:
+    def _query_terms(self, query: str) -> tuple[list[str], dict[str, float]]:
+        """The stems BM25 searches for: the query's, then the glossary's expansions (with their weights)."""
         terms = analyze(query)
         extra, weights = self.glossary.expand_terms(query, terms)
-        terms += extra
+        return terms + extra, weights
+
+    def matched_terms(self, question: str, chunk_id: str) -> list[str]:
+        """The stems searched for `question` that the passage's indexed text holds."""
+        held = set(analyze(self.catalog[chunk_id]["indexed"]))
+        return sorted({t for t in self._query_terms(question)[0] if t in held})
+
+    def lexical_search(self, query: str, k: int, context: str = "") -> list[tuple[str, float]]:
+        terms, weights = self._query_terms(query)
         if context:  # earlier turns help a follow-up, at half weight
             earlier = [t for t in analyze(context) if t not in terms]
             weights.update({t: 0.5 for t in earlier})
@@ -294,28 +296,25 @@ class Retriever:
         docs = filters.matching(self.catalog) if filters else None
         context = " ".join(t.get("content", "") for t in (history or [])[-4:]
                            if isinstance(t, dict) and t.get("role") == "user")
-        rankings: list[tuple[float, list[tuple[str, float]]]] = []
-        dense_scores: dict[str, float] = {}
-        lexical_scores: dict[str, float] = {}
+        dense_hits: list[tuple[str, float]] = []
+        lexical_hits: list[tuple[str, float]] = []
         if mode in ("hybrid", "dense"):
             # Measured against a separate, weighted query for the earlier turns (dev follow-ups: hit@1
             # 0.75 this way, 0.50 at equal weight, 0.38 at half): the subject is kept in one query.
-            hits = self.dense(f"{context} {question}".strip() if context else question, n, docs)
-            dense_scores = dict(hits)
-            rankings.append((self.settings.dense_weight, hits))
+            dense_hits = self.dense(f"{context} {question}".strip() if context else question, n, docs)
         if mode in ("hybrid", "lexical"):
-            hits = self.lexical_search(question, len(self.catalog) if docs is not None else n, context)
+            lexical_hits = self.lexical_search(question, len(self.catalog) if docs is not None else n, context)
             if docs is not None:  # BM25 scores every passage anyway: keep the allowed ones
-                hits = [h for h in hits if self.catalog[h[0]]["doc_id"] in docs][:n]
-            lexical_scores = dict(hits)
-            rankings.append((1.0, hits))
+                lexical_hits = [h for h in lexical_hits if self.catalog[h[0]]["doc_id"] in docs][:n]
+        # chunk id -> (1-based rank, score) in each list: fused below, and shown by search --explain
+        dense_at = {cid: (rank, score) for rank, (cid, score) in enumerate(dense_hits, 1)}
+        lexical_at = {cid: (rank, score) for rank, (cid, score) in enumerate(lexical_hits, 1)}
         fused: dict[str, float] = {}
-        for weight, ranking in rankings:
-            for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+        for weight, ranked in ((self.settings.dense_weight, dense_at), (1.0, lexical_at)):
+            for cid, (rank, _) in ranked.items():
+                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.rrf_k + rank)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
-        dense_at = {cid: i for i, (cid, _) in enumerate(rankings[0][1], 1)} if dense_scores else {}
-        lexical_at = {cid: i for i, (cid, _) in enumerate(rankings[-1][1], 1)} if lexical_scores else {}
+        none = (None, None)
 
         results: list[Result] = []
         for cid, score in ordered:
@@ -328,9 +327,9 @@ class Retriever:
                     duplicate.also_in.append(cid)
                 continue
             if len(results) < k:
-                results.append(Result(len(results) + 1, score, cid, meta["display"], meta,
-                                      dense_scores.get(cid), lexical_scores.get(cid), catalog=self.catalog,
-                                      dense_rank=dense_at.get(cid), lexical_rank=lexical_at.get(cid)))
+                (d_rank, d_score), (l_rank, l_score) = dense_at.get(cid, none), lexical_at.get(cid, none)
+                results.append(Result(len(results) + 1, score, cid, meta["display"], meta, d_score, l_score,
+                                      catalog=self.catalog, dense_rank=d_rank, lexical_rank=l_rank))
         return results
 
     def document_count(self) -> int:

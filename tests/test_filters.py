@@ -61,3 +61,15 @@ def test_the_cli_filters_and_explains(seed_index):
     assert "rang dense" in text.stdout and "mots : " in text.stdout
     bad = _run(["search", QUESTION, "--since", "2025", "--until", "2024"], settings)
     assert bad.returncode != 0 and "Période impossible" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_answer_and_its_explanation_obey_the_filter(seed_index):
+    from dataclasses import replace
+
+    from assistant.answer import answer, explain
+
+    settings = replace(seed_index[0], llm_backend="extractive")
+    got = answer(QUESTION, settings=settings, filters=Filter(documents=(ANDASS,)))
+    assert {p.meta["doc_id"] for p in got.passages} == {ANDASS}
+    with pytest.raises(QuestionError, match="Période impossible"):
+        explain(QUESTION, settings=settings, filters=Filter(since="2025", until="2024"))
