@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.answer import answer, clean_history
+from assistant.answer import answer, clean_history, search
 from assistant.answer_log import passage_refs
 from assistant.errors import AssistantError
 from assistant.replay import cache_lines, passages_from_refs
@@ -69,8 +69,7 @@ def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> 
         return stored
     question = result.get("standalone_question") or item.question
     try:  # the answer path's search is deterministic: same question, same history, same passages
-        return retriever.search(question, k=max(settings.top_k, settings.answer_passages),
-                                history=clean_history(item.history))
+        return search(retriever, question, clean_history(item.history), settings)
     except AssistantError:
         return []
 
