@@ -63,7 +63,7 @@ class AnswerResult:
     passages: list[Result]  # everything retrieved (the closest passages when not answered)
     backend: str
     reason: Reason | None = None
-    probability: float = 0.0  # the scorer's for the best sentence
+    probability: float = 0.0  # the scorer's confidence (answerable x best sentence), compared with the bars
     highlight: list[dict] = field(default_factory=list)  # check / refusal: the closest sentence and its passage
     notice: str = ""
     removed: list[dict] = field(default_factory=list)  # sentences the grounding check took out, with why
@@ -281,7 +281,8 @@ def scored(standalone: str, given: list[Result], retriever, scorer: Scorer, sett
         return Scored(Decision.refusal(refusal))
     q, candidates, features = candidate_features(standalone, given, retriever, focus=asked)
     p = scorer.proba(features)
-    return Scored(decide(candidates, p, bars(settings, scorer), q.kind), q, candidates, features, p)
+    confidence = scorer.confidence(features, p, q.kind)
+    return Scored(decide(candidates, p, bars(settings, scorer), q.kind, confidence), q, candidates, features, p)
 
 
 def _ms(started: float) -> float:
@@ -330,7 +331,10 @@ def explain(question: str, history=None, settings: Settings | None = None, filte
     if got.question is None:
         return {**out, "gate": decision.reason.value, "candidates": []}
     order = sorted(range(len(got.candidates)), key=lambda i: -got.p[i])[:5]
-    return {**out, "answer_type": got.question.kind.value,
+    return {**out, "answer_type": got.question.kind.value, "confidence": round(got.decision.probability, 4),
+            "answerable": round(scorer.answerable(got.features, got.p, got.question.kind), 4),
+            "question_contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in
+                                       scorer.explain_question(got.features, got.p, got.question.kind)[:8]],
             "candidates": [{"passage": got.candidates[i].passage, "sentence": got.candidates[i].text,
                             "probability": round(float(got.p[i]), 4),
                             "contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in scorer.explain(got.features[i])]}

@@ -1,4 +1,5 @@
-"""Decide: answer, passages to check, or refusal, from the scorer's calibrated probabilities.
+"""Decide: answer, passages to check, or refusal, from the scorer's calibrated probabilities
+(the sentences' to choose what is shown, the question's confidence to choose the outcome).
 
 The bars come from settings (by default the ones chosen on training folds and stored in the
 scorer file, see evals/train.py). An answer is made of sentences shown whole and verbatim:
@@ -36,7 +37,7 @@ class Decision:
     outcome: Outcome
     reason: Reason | None = None
     shown: list[Candidate] = field(default_factory=list)  # the answer's sentences, or the one to highlight
-    probability: float = 0.0  # the best candidate's
+    probability: float = 0.0  # the confidence compared with the bars
 
     @classmethod
     def refusal(cls, reason: Reason, probability: float = 0.0) -> "Decision":
@@ -70,12 +71,15 @@ def _completed(best: Candidate, candidates: list[Candidate], kind: AnswerType, f
     return []
 
 
-def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerType) -> Decision:
+def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerType,
+           confidence: float | None = None) -> Decision:
+    """`p` ranks the sentences; `confidence` (the scorer's, default the best sentence's probability)
+    is compared with the bars."""
     if not candidates:
         return Decision.refusal(Reason.NOTHING_RETRIEVED)
     order = [int(i) for i in np.argsort(-p, kind="stable")]
     top = order[0]
-    best_p = float(p[top])
+    best_p = float(p[top]) if confidence is None else float(confidence)
     if best_p < bars.check:
         return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p)
     if best_p < bars.answer:

@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 
 from .candidates import Candidate
-from .lexical import fold
+from .lexical import STOPWORDS, fold
 from .verify import content_terms, looks_english, name_words, names, numbers
 
 
@@ -110,24 +110,31 @@ def _nlp():
                              "scripts/setup.") from exc
 
 
-_ENTITIES: dict[str, frozenset[str]] = {}  # sentence text -> entity labels (sentences repeat across questions)
+# sentence text -> (label, text) of its entities (sentences repeat across questions)
+_ENTITIES: dict[str, tuple[tuple[str, str], ...]] = {}
 _ENTITIES_MAX = 50000
 
 
-def annotate(texts: list[str]) -> dict[str, frozenset[str]]:
+def annotate(texts: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
     """Find the entities of many sentences at once (spaCy's batched pipe is several times faster)."""
     todo = [t for t in dict.fromkeys(texts) if t not in _ENTITIES]
     if len(_ENTITIES) + len(todo) > _ENTITIES_MAX:
         _ENTITIES.clear()
-    found = {text: frozenset(e.label_ for e in doc.ents) for text, doc in zip(todo, _nlp().pipe(todo, batch_size=64))}
+    found = {text: tuple((e.label_, e.text) for e in doc.ents)
+             for text, doc in zip(todo, _nlp().pipe(todo, batch_size=64))}
     _ENTITIES.update(found)
     return found
 
 
-def sentence_entities(text: str) -> frozenset[str]:
-    """Entity labels spaCy finds in a sentence (PER, ORG, LOC, MISC)."""
+def entity_spans(text: str) -> tuple[tuple[str, str], ...]:
+    """(label, text) of the entities spaCy finds in a sentence (PER, ORG, LOC, MISC)."""
     got = _ENTITIES.get(text)  # another question's thread may clear the cache: never index it blindly
-    return got if got is not None else annotate([text]).get(text, frozenset())
+    return got if got is not None else annotate([text]).get(text, ())
+
+
+def sentence_entities(text: str) -> frozenset[str]:
+    """Entity labels spaCy finds in a sentence."""
+    return frozenset(label for label, _ in entity_spans(text))
 
 
 def asked_type(question: str) -> AnswerType:
@@ -139,9 +146,30 @@ def asked_type(question: str) -> AnswerType:
     return AnswerType.OTHER
 
 
-def offered_types(text: str) -> set[AnswerType]:
-    """The answer types a sentence can give."""
-    folded = fold(text)
+# What a sentence writes that gives no answer: a Département's number after its name (« Les Landes
+# (40) »), an ordinal (« les élèves de 6ème »).
+_CODE = re.compile(r"\((?:\d{2,3}|2[ab])\)")
+_ORDINAL = re.compile(r"(?<![\d,.])\d+\s*(?:e|eme|emes|er|ere|nd|nde)\b")
+
+
+def _digits(raw: str) -> str:
+    whole, _, decimals = raw.partition(",")
+    return re.sub(r"\D", "", whole) + ("," + decimals if decimals else "")
+
+
+def new_information(text: str, question: str = "") -> str:
+    """The folded sentence without what cannot answer `question`: Département numbers, ordinals and
+    the numbers the question itself gives (« grâce aux 700 000 euros » answers no « combien »)."""
+    folded = _ORDINAL.sub(" ", _CODE.sub(" ", fold(text)))
+    given = numbers(question) if question else set()
+    if given:
+        folded = re.sub(_NUM, lambda m: " " if _digits(m.group(0)) in given else m.group(0), folded)
+    return folded
+
+
+def offered_types(text: str, question: str = "") -> set[AnswerType]:
+    """The answer types a sentence can give `question` (what the question already says left out)."""
+    folded = new_information(text, question)
     out = set()
     if _AMOUNT.search(folded):
         out.add(AnswerType.AMOUNT)
@@ -152,15 +180,45 @@ def offered_types(text: str) -> set[AnswerType]:
         out.add(AnswerType.COUNT)
     if _YEAR.search(folded) or _MONTH.search(folded) or (_DEADLINE.search(folded) and numbers(folded)):
         out.add(AnswerType.DATE)
-    labels = sentence_entities(text)
-    if "PER" in labels or _TITLED_NAME.search(text):
+    asked = fold(question)
+    people = [span for label, span in entity_spans(text) if label == "PER" and fold(span) not in asked]
+    if people or _TITLED_NAME.search(text):
         out.add(AnswerType.PERSON)
-    if labels & {"ORG", "LOC"} or name_words(text):
+    named = [span for label, span in entity_spans(text) if label in ("ORG", "LOC") and fold(span) not in asked]
+    if named or [w for w in name_words(text) if fold(w) not in asked]:
         out.add(AnswerType.ORG_PLACE)
     if _LISTS.search(text) or text.count(",") >= 3:
         out.add(AnswerType.LIST)
     if _DEFINES.search(folded):
         out.add(AnswerType.DEFINITION)
+    return out
+
+
+_COUNTED = re.compile(r"\b(?:combien|cb|nombre|how many)\s+(?:de\s+|d'\s*|des\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+)")
+
+
+def counted(question: str) -> set[str]:
+    """What a « combien de … » question counts (stems), up to the first grammatical word:
+    « combien de nouveaux médecins la Lozère… » -> {nouveau, médecin}."""
+    m = _COUNTED.search(fold(question))
+    if not m:
+        return set()
+    words = []
+    for word in m.group(1).split():
+        if word in STOPWORDS:
+            break
+        words.append(word)
+    return content_terms(" ".join(words))
+
+
+def counts_of(text: str, question: str = "") -> set[str]:
+    """The stems a sentence counts: the words just after each number it gives that the question
+    does not (« 800 personnes » -> {personne}; « 100.000 euros » counts nothing)."""
+    bare = _AMOUNT.sub(" ", _PERCENT.sub(" ", new_information(text, question)))
+    bare = _YEAR.sub(" ", bare)
+    out: set[str] = set()
+    for m in _COUNT.finditer(bare):
+        out |= content_terms(" ".join(bare[m.end():].split()[:4]))
     return out
 
 
@@ -182,6 +240,7 @@ class Question:
     absent_names: int  # names it writes that no indexed passage writes
     absent_numbers: int  # numbers it gives that no retrieved passage holds
     focus: set[str] = field(default_factory=set)  # a follow-up's own content terms (empty otherwise)
+    counted: set[str] = field(default_factory=set)  # what a « combien de » question counts
 
 
 def analyse(question: str, retriever, results, vector: np.ndarray | None, focus: str | None = None) -> Question:
@@ -202,7 +261,8 @@ def analyse(question: str, retriever, results, vector: np.ndarray | None, focus:
         instruction=bool(_INSTRUCTION.search(fold(question))), vector=vector,
         relevance=max((r.dense or 0.0 for r in results), default=0.0),
         unknown_share=len(unknown) / len(terms) if terms else 0.0,
-        absent_names=len(absent), absent_numbers=len(numbers(question) - known), focus=own)
+        absent_names=len(absent), absent_numbers=len(numbers(question) - known), focus=own,
+        counted=counted(question))
 
 
 @dataclass
@@ -336,20 +396,28 @@ def type_offered(x: Context) -> float:
     particular (0.5)."""
     if x.q.kind in (AnswerType.OTHER, AnswerType.YES_NO):
         return 0.5
-    return float(x.q.kind in offered_types(x.c.text))
+    return float(x.q.kind in offered_types(x.c.text, x.q.text))
+
+
+def counted_match(x: Context) -> float:
+    """A « combien de X » question and the sentence gives a number of X, in it or the next sentence (1),
+    or numbers of something else only (0); 0.5 when the question counts nothing in particular."""
+    if x.q.kind is not AnswerType.COUNT or not x.q.counted:
+        return 0.5
+    return float(bool(x.q.counted & (counts_of(x.c.text, x.q.text) | counts_of(x.c.after, x.q.text))))
 
 
 def type_offered_next(x: Context) -> float:
     """The expected type is absent from the sentence but given by the next one ("… RSA. Il repose sur 5 objectifs.")."""
     if x.q.kind in (AnswerType.OTHER, AnswerType.YES_NO) or not x.c.after:
         return 0.0
-    return float(x.q.kind not in offered_types(x.c.text) and x.q.kind in offered_types(x.c.after))
+    return float(x.q.kind not in offered_types(x.c.text, x.q.text) and x.q.kind in offered_types(x.c.after, x.q.text))
 
 
 def type_confused(x: Context) -> float:
     """The sentence offers a neighbouring type instead of the one asked: an amount for a count, a count
     for an amount, a plain number for a date or a percentage, an organisation for a person."""
-    offered = offered_types(x.c.text)
+    offered = offered_types(x.c.text, x.q.text)
     k = x.q.kind
     if k in offered:
         return 0.0
@@ -433,7 +501,7 @@ def few_terms(x: Context) -> float:
 FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, follow_up_coverage, passage_coverage, dense_similarity, dense_gap,
             coverage_rank, dense_rank, novelty,
             passage_rank, passage_score, passage_dense, names_present, numbers_present, numbers_in_sentence,
-            year_mismatch, type_offered,
+            year_mismatch, type_offered, counted_match,
             type_offered_next, type_confused, plan_for_fact, definition_shape, list_shape, heading_like, length,
             first_in_passage, relevance, unknown_share, absent_names, absent_numbers, question_instruction, english,
             few_terms]

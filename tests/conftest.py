@@ -23,6 +23,9 @@ GOVERNMENT = "2023-11-10_gouvernement_etat-departements-actions-ambitions.txt"
 ANDASS = "2024-10-15_andass_solidarites-par-gros-temps.txt"
 BROCHURE = "2021_gauche-adf_changer-la-vie-des-territoires.txt"
 STRATEGY = "2019_strategie-pauvrete_relation-renouvelee-departements.txt"
+# A question the documents answer plainly (the 2021 brochure: « près de 400 allocataires du RSA »),
+# worded unlike any training question, which the saved scorer answers with a margin.
+ANSWERED = "Combien d'allocataires du RSA travaillent chaque année dans les chantiers d'insertion de l'Aude ?"
 
 
 def make_settings(tmp: Path, corpus: Path, **overrides) -> Settings:

@@ -14,7 +14,7 @@ from assistant.scorer import ScorerError
 from assistant.settings import PROJECT_DIR
 from assistant.verify import REFUSAL, numbers
 
-from .conftest import STRATEGY
+from .conftest import ANSWERED, BROCHURE
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,12 @@ def _cited_numbers_ok(result) -> bool:
 
 
 def test_corpus_question_gets_a_cited_answer_in_under_a_second_of_work(plain):
-    events = list(stream("Quel était le montant du fonds de contractualisation en 2019 ?", settings=plain))
+    events = list(stream(ANSWERED, settings=plain))
     assert [e["type"] for e in events] == ["sources", "token", "answer"]
     result = events[-1]["answer"]
     assert result.outcome is Outcome.ANSWER and not result.refused, result.as_dict()
-    assert "135 millions" in result.answer and result.probability >= get_scorer(plain).thresholds["answer"]
-    assert result.citations and result.citations[0].source["doc_id"] == STRATEGY
+    assert "400 allocataires" in result.answer and result.probability >= get_scorer(plain).thresholds["answer"]
+    assert result.citations and result.citations[0].source["doc_id"] == BROCHURE
     # Every answer sentence is in the answer, and verbatim in the cited document's own file at the
     # lines the citation names (the file, not the indexed passage the decision read).
     for c in result.citations:
@@ -73,13 +73,16 @@ def test_out_of_scope_questions_are_never_answered(plain):
 
 
 def test_explain_shows_each_feature_s_contribution(plain):
-    out = explain("Quel était le montant du fonds de contractualisation en 2019 ?", settings=plain)
-    assert out["answer_type"] == "amount" and out["outcome"] == "answer"
+    out = explain(ANSWERED, settings=plain)
+    assert out["answer_type"] == "count" and out["outcome"] == "answer"
     best = out["candidates"][0]
-    assert "135 millions" in best["sentence"] and 0 <= best["probability"] <= 1
+    assert "400 allocataires" in best["sentence"] and 0 <= best["probability"] <= 1
     names = [c[0] for c in best["contributions"]]
     assert "dense_similarity" in names and "type_offered" in names
     assert abs(best["contributions"][0][2]) >= abs(best["contributions"][-1][2])  # largest first
+    # The question model's share: the confidence is its probability times the best sentence's.
+    assert out["confidence"] == pytest.approx(out["answerable"] * best["probability"], abs=1e-3)
+    assert out["question_contributions"] and all(len(c) == 3 for c in out["question_contributions"])
 
 
 def test_missing_or_corrupt_scorer_file_is_a_french_error_never_a_silent_fallback(plain, tmp_path):
@@ -99,7 +102,7 @@ def test_missing_or_corrupt_scorer_file_is_a_french_error_never_a_silent_fallbac
 
 
 def test_thresholds_from_settings_override_the_trained_ones(plain):
-    question = "Quel était le montant du fonds de contractualisation en 2019 ?"
+    question = ANSWERED
     assert answer(question, settings=replace(plain, answer_threshold=1.0)).outcome is Outcome.CHECK
     assert answer(question, settings=replace(plain, answer_threshold=1.0, check_threshold=1.0)).outcome is Outcome.REFUSE
 
@@ -122,17 +125,16 @@ def test_follow_up_without_a_model_uses_the_previous_question(plain):
 
 
 def test_write_style_phrases_an_accepted_answer_and_stays_grounded(local):
-    result = answer("Quel était le montant du fonds de contractualisation en 2019 ?",
-                    settings=replace(local, answer_style="write"))
+    result = answer(ANSWERED, settings=replace(local, answer_style="write"))
     assert result.outcome is Outcome.ANSWER and result.citations and _cited_numbers_ok(result), result.as_dict()
-    assert "135" in result.answer
+    assert "400" in result.answer
 
 
 def test_missing_model_leaves_the_default_answer_untouched(seed_index, tmp_path):
     (tmp_path / MODEL_FILE).write_bytes(b"GGUF not really a model")
     broken = replace(seed_index[0], models_dir=tmp_path, llm_backend="llama")
-    result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=broken)
-    assert result.outcome is Outcome.ANSWER and "135" in result.answer  # no LLM on the default path
+    result = answer(ANSWERED, settings=broken)
+    assert result.outcome is Outcome.ANSWER and "400" in result.answer  # no LLM on the default path
     history = [{"role": "user", "content": "Quel était le montant du fonds de contractualisation en 2019 ?"}]
     followed = answer("Et en 2022 ?", history=history, settings=broken)
     assert "n'est pas disponible" in followed.notice and "contractualisation" in followed.standalone_question

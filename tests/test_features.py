@@ -6,8 +6,9 @@ import pytest
 
 from assistant.candidates import Candidate, split
 from assistant.decide import Bars, decide
-from assistant.features import AnswerType, asked_type, offered_types
+from assistant.features import AnswerType, asked_type, counted, counts_of, offered_types
 from assistant.outcome import Outcome, Reason
+from assistant.verify import content_terms
 from assistant.retrieve import Result
 
 
@@ -43,6 +44,32 @@ def test_what_a_sentence_offers_tells_an_amount_from_a_count():
     assert AnswerType.PERSON not in offered_types("L'ANDASS se positionne pour une réforme du financement.")
     assert AnswerType.DEFINITION in offered_types("Le SPDA est un service public qui coordonne les acteurs.")
     assert AnswerType.LIST in offered_types("Il repose sur trois axes : l'emploi, la santé, le logement et l'école.")
+
+
+def test_what_the_question_already_says_is_not_an_answer():
+    # Caught: a Département's number, an ordinal, or the question's own figure offers no count or amount.
+    asked = "Combien d'élèves de 6ème ont utilisé le chèque sport des Landes ?"
+    sport = "Les Landes (40) offrent un « chèque sport » à tous les élèves de 6ème inscrits dans un club."
+    assert AnswerType.COUNT not in offered_types(sport) and AnswerType.COUNT not in offered_types(sport, asked)
+    given = "Combien de familles ont été aidées grâce aux 700 000 euros versés aux épiceries sociales ?"
+    paid = "Le Département a versé 700 000 euros aux épiceries sociales pendant le confinement."
+    assert AnswerType.AMOUNT in offered_types(paid) and AnswerType.AMOUNT not in offered_types(paid, given)
+    named = "Qu'a annoncé Élisabeth Borne aux Assises ?"
+    assert AnswerType.PERSON not in offered_types("Élisabeth Borne a ouvert les Assises à Strasbourg.", named)
+    # Passed: a new figure, or a person the question does not name.
+    assert AnswerType.COUNT in offered_types("Près de 800 personnes ont été aidées par les Landes (40).", asked)
+    assert AnswerType.AMOUNT in offered_types("Le fonds atteint 3,5 millions d'euros.", given)
+    assert AnswerType.PERSON in offered_types("La Première ministre Élisabeth Borne a ouvert les Assises.",
+                                              "Qui a ouvert les Assises ?")
+
+
+def test_what_a_count_counts():
+    assert counted("Combien d'élèves de 6ème ont utilisé le chèque sport ?") == content_terms("élèves")
+    assert counted("Quel est le rôle de l'ANDASS ?") == set()
+    people = counted("Combien de personnes le fonds a-t-il aidées ?")
+    assert people <= counts_of("A ce jour, le Conseil départemental a soutenu près de 800 personnes.")
+    assert not people & counts_of("Les Landes (40) ont lancé un appel à projets doté de 100.000 euros pour les personnes.")
+    assert not people & counts_of("Le fonds aide 800 personnes.", "Le fonds aide-t-il 800 personnes ?")  # the question's own
 
 
 def test_splitter_keeps_whole_sentences_and_list_items():

@@ -13,7 +13,7 @@ from assistant.feedback import FeedbackError, FeedbackStore
 from assistant.privacy import EMAIL, NIR, PHONE
 from evals.dataset import load, normalize
 
-from .conftest import SEED_CORPUS
+from .conftest import ANSWERED, SEED_CORPUS
 
 
 def _add(store, **extra):
@@ -90,7 +90,7 @@ def test_bad_rating_and_unknown_id_are_refused(tmp_path):
 def test_export_is_a_loadable_dataset_with_verbatim_quotes(seed_index, tmp_path):
     settings = replace(seed_index[0], llm_backend="extractive")
     store = FeedbackStore(tmp_path / "fb.sqlite3")
-    good = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+    good = answer(ANSWERED, settings=settings)
     assert not good.refused and good.citations
     d = good.as_dict()
     store.add(rating=1, question=good.question, answer=good.answer, citations=d["citations"], refused=False,
@@ -108,8 +108,8 @@ def test_export_is_a_loadable_dataset_with_verbatim_quotes(seed_index, tmp_path)
     path.write_text(out.getvalue(), encoding="utf-8")
     items = load(path)  # the evaluation dataset's own reader accepts it
     first, second, third = items
-    assert first.answerable and first.category == "factual" and "135" in first.reference_answer
-    assert first.evidence and "135 millions" in " ".join(first.key_facts)
+    assert first.answerable and first.category == "factual" and "400" in first.reference_answer
+    assert first.evidence and "400" in " ".join(first.key_facts)
     for ev in first.evidence:
         text = (SEED_CORPUS / ev["file"]).read_text(encoding="utf-8")
         assert normalize(ev["quote"]) in normalize(text) and 40 <= len(ev["quote"]) <= 250

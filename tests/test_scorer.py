@@ -4,7 +4,10 @@ import json
 
 import numpy as np
 
-from assistant.scorer import DEFAULT_PATH, Scorer, fit, rows_hash
+import pytest
+
+from assistant.features import FEATURE_NAMES, AnswerType
+from assistant.scorer import DEFAULT_PATH, QUESTION_FEATURES, Scorer, ScorerError, fit, fit_question, question_row, rows_hash
 
 
 def test_training_is_reproducible_and_the_saved_model_matches_its_training_data(seed_index):
@@ -14,14 +17,17 @@ def test_training_is_reproducible_and_the_saved_model_matches_its_training_data(
     rows = build_rows(seed_index[0])  # the development sets through the answer path, on a fresh seed index
     assert len(rows.y) == saved["training"]["rows"] and int(rows.y.sum()) == saved["training"]["positives"]
     assert len(rows.questions) == saved["training"]["questions"]
-    first = fit(rows.X, rows.y, rows.groups, folds=saved["folds"], C=saved["C"])
-    second = fit(rows.X, rows.y, rows.groups, folds=saved["folds"], C=saved["C"])
-    assert first == second  # deterministic: same rows, same numbers
+    from evals.train import fitted
+
+    first, _ = fitted(rows, folds=saved["folds"], C=saved["C"])
+    second, _ = fitted(rows, folds=saved["folds"], C=saved["C"])
+    assert first == second  # deterministic: same rows, same numbers, both models and the bars
     if rows.sha == saved["training"]["rows_sha256"]:
-        for key in ("mean", "scale", "coef", "intercept", "calibration"):
+        for key in ("mean", "scale", "coef", "intercept", "calibration", "question", "thresholds"):
             assert first[key] == saved[key], key
-    else:  # an approximate-neighbour tie may reorder a passage: the model must still be the same one
+    else:  # an approximate-neighbour tie may reorder a passage: the models must still be the same ones
         assert np.allclose(first["coef"], saved["coef"], atol=0.05), "scorer.json is stale: assistant train-scorer"
+        assert np.allclose(first["question"]["coef"], saved["question"]["coef"], atol=0.1), "scorer.json is stale"
 
 
 def test_probabilities_are_calibrated_monotone_and_explained():
@@ -53,3 +59,39 @@ def test_risk_coverage_area_rewards_confident_right_answers():
     bad = risk_coverage([(0.9, False), (0.8, False), (0.2, True), (0.1, True)])
     assert good["aurc"] < bad["aurc"] and good["risk"][:2] == [0.0, 0.0] and bad["risk"][0] == 1.0
     assert good["coverage"][-1] == 1.0 and risk_coverage([]) is None
+
+
+def test_the_question_model_reads_the_best_sentence_and_scales_the_confidence():
+    scorer = Scorer.load()
+    X = np.tile(scorer.mean, (3, 1))
+    X[1, scorer.features.index("idf_coverage")] = 1.0
+    p = np.array([0.2, 0.7, 0.1])
+    row = question_row(X, p, AnswerType.COUNT)
+    assert len(row) == len(QUESTION_FEATURES) == len(scorer.q_features)
+    assert row[QUESTION_FEATURES.index("best_idf_coverage")] == 1.0  # the most probable sentence's row
+    assert row[QUESTION_FEATURES.index("asks_count")] == 1.0 and row[QUESTION_FEATURES.index("asks_amount")] == 0.0
+    answerable = scorer.answerable(X, p, AnswerType.COUNT)
+    assert 0 < answerable < 1 and scorer.confidence(X, p, AnswerType.COUNT) == pytest.approx(answerable * 0.7)
+    parts = scorer.explain_question(X, p, AnswerType.COUNT)
+    assert {n for n, _, _ in parts} == set(QUESTION_FEATURES)
+    logit = sum(c for _, _, c in parts) + scorer.q_intercept
+    assert 1 / (1 + np.exp(-logit)) == pytest.approx(answerable)
+    assert scorer.confidence(np.zeros((0, len(FEATURE_NAMES))), np.zeros(0), AnswerType.OTHER) == 0.0
+
+
+def test_the_question_model_learns_which_questions_have_an_answer_deterministically():
+    rng = np.random.default_rng(0)
+    Q = rng.normal(size=(200, len(QUESTION_FEATURES)))
+    y = (Q[:, 0] > 0).astype(int)  # one input decides
+    first, second = fit_question(Q, y), fit_question(Q, y)
+    assert first == second and first["features"] == QUESTION_FEATURES
+    assert abs(first["coef"][0]) == max(abs(c) for c in first["coef"]) and first["coef"][0] > 0
+
+
+def test_a_scorer_file_without_its_question_model_is_refused(tmp_path):
+    model = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    del model["question"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    with pytest.raises(ScorerError, match="corrompu"):
+        Scorer.load(path)
