@@ -83,13 +83,16 @@ _DEADLINE = re.compile(r"\b(?:d'ici|avant le|avant la fin|au plus tard|a compter
                        r"debut|fin|courant|premier semestre|second semestre|echeance)\b")
 _COUNT = re.compile(r"(?<![\d,])" + _NUM + r"(?![\d,]|\s*(?:%|€|euros?|millions? d'?euros|milliards? d'?euros))|"
                     r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|mille|"
-                    r"dizaines?|centaines?|milliers?)\b")
+                    r"dizaines?|douzaines?|quinzaines?|vingtaines?|trentaines?|quarantaines?|cinquantaines?|"
+                    r"soixantaines?|centaines?|milliers?)\b")
 _DEFINES = re.compile(r"\b(?:est (?:un|une|le|la|l')|sont (?:des|les)|designe|consiste|signifie|correspond|"
                       r"a pour (?:objet|mission|but|vocation|objectif)|ont pour|vise a|visent a|permet(?:tent)? (?:de|aux?)|"
                       r"regroupe|rassemble|c'est)\b|\([^)]{6,}\)")
 _LISTS = re.compile(r":\s*\S|;.*;|^\s*(?:[•▪●■◦➢➤►✓–—-]|\d+[.)°]|[a-z]\))\s")
 _TARGET = re.compile(r"\b(?:objectifs?|cibles?|ambitions?|prevoi\w*|prevu\w*|s'engag\w*|engagera\w*|devr\w*|sera|seront|"
                      r"serait|pourra|pourront|vise\w*|d'ici|a minima|projet\w*|annonc\w*|propos\w*)\b|^\W*a [a-z]+(?:er|ir|re)\b")
+# Words followed by an acronym in parentheses spell it out: « protection maternelle et infantile (PMI) ».
+_SPELLED_OUT = re.compile(r"[a-zà-ÿ]{3,} \((?:[A-ZÀ-Ý][A-Za-zÀ-ÿ]?){1,5}[A-Z0-9]\)")
 # A title directly followed by a capitalised name (« M. Bierry », « Mme Borne »): a person, where a title
 # alone (« la Première ministre ») names none.
 _TITLED_NAME = re.compile(r"\b(?:M\.|Mme|Monsieur|Madame|ministre|[Pp]résident(?:e)?|[Dd]irect(?:eur|rice))\s+"
@@ -137,9 +140,18 @@ def sentence_entities(text: str) -> frozenset[str]:
     return frozenset(label for label, _ in entity_spans(text))
 
 
+_HOW_MANY = re.compile(r"\b(?:(?:combien|cb|nombre) (?:de |d'|d )|how many )\s*(\w+)")
+_MONEY_NOUN = re.compile(r"^(?:euros?|€|millions?|milliards?|argent|budget\w*|credits?|fonds|subventions?|dollars?)$")
+
+
 def asked_type(question: str) -> AnswerType:
-    """The expected answer type of a question (first matching pattern, most specific first)."""
+    """The expected answer type of a question (first matching pattern, most specific first). What
+    « combien de X » counts decides between a count and an amount: « combien de départements…
+    un suivi budgétaire » counts départements."""
     folded = fold(question)
+    m = _HOW_MANY.search(folded)
+    if m and not _MONEY_NOUN.match(m.group(1)) and not _ASK[0][1].search(folded):
+        return AnswerType.COUNT
     for kind, pattern in _ASK:
         if pattern.search(folded):
             return kind
@@ -189,7 +201,7 @@ def offered_types(text: str, question: str = "") -> set[AnswerType]:
         out.add(AnswerType.ORG_PLACE)
     if _LISTS.search(text) or text.count(",") >= 3:
         out.add(AnswerType.LIST)
-    if _DEFINES.search(folded):
+    if _DEFINES.search(folded) or _SPELLED_OUT.search(text):
         out.add(AnswerType.DEFINITION)
     return out
 
@@ -241,6 +253,7 @@ class Question:
     absent_numbers: int  # numbers it gives that no retrieved passage holds
     focus: set[str] = field(default_factory=set)  # a follow-up's own content terms (empty otherwise)
     counted: set[str] = field(default_factory=set)  # what a « combien de » question counts
+    expansions: set[str] = field(default_factory=set)  # the corpus's own expansions of the acronyms it names
 
 
 def analyse(question: str, retriever, results, vector: np.ndarray | None, focus: str | None = None) -> Question:
@@ -262,7 +275,15 @@ def analyse(question: str, retriever, results, vector: np.ndarray | None, focus:
         relevance=max((r.dense or 0.0 for r in results), default=0.0),
         unknown_share=len(unknown) / len(terms) if terms else 0.0,
         absent_names=len(absent), absent_numbers=len(numbers(question) - known), focus=own,
-        counted=counted(question))
+        counted=counted(question), expansions=_expansions(question, getattr(retriever, "glossary", None)))
+
+
+def _expansions(question: str, glossary) -> set[str]:
+    """Folded expansions, as the corpus spells them out, of the acronyms a question writes."""
+    if glossary is None:
+        return set()
+    tokens = set(fold(question).split()) | set(re.findall(r"\w+", fold(question)))
+    return {fold(e.expansion) for a, e in glossary.entries.items() if e.expansion and fold(a) in tokens}
 
 
 @dataclass
@@ -437,6 +458,16 @@ def definition_shape(x: Context) -> float:
     return float(x.q.kind is AnswerType.DEFINITION and AnswerType.DEFINITION in offered_types(x.c.text))
 
 
+def spells_out_asked(x: Context) -> float:
+    """A definition is asked of an acronym and the sentence (or the one before) writes the expansion
+    the corpus gives it (the glossary's): « Qu'est-ce que la PMI ? » / « …protection maternelle et
+    infantile (PMI)… »."""
+    if x.q.kind is not AnswerType.DEFINITION or not x.q.expansions:
+        return 0.0
+    around = fold(" ".join((x.c.before, x.c.text)))
+    return float(any(e in around for e in x.q.expansions))
+
+
 def list_shape(x: Context) -> float:
     """A list is asked and the sentence opens or holds a list."""
     return float(x.q.kind is AnswerType.LIST and AnswerType.LIST in offered_types(x.c.text))
@@ -502,7 +533,7 @@ FEATURES = [coverage, idf_coverage, coverage_gap, neighbour_coverage, follow_up_
             coverage_rank, dense_rank, novelty,
             passage_rank, passage_score, passage_dense, names_present, numbers_present, numbers_in_sentence,
             year_mismatch, type_offered, counted_match,
-            type_offered_next, type_confused, plan_for_fact, definition_shape, list_shape, heading_like, length,
+            type_offered_next, type_confused, plan_for_fact, definition_shape, spells_out_asked, list_shape, heading_like, length,
             first_in_passage, relevance, unknown_share, absent_names, absent_numbers, question_instruction, english,
             few_terms]
 FEATURE_NAMES = [f.__name__ for f in FEATURES]

@@ -26,6 +26,10 @@ from assistant.retrieve import Result
     ("Quels sont les axes du Pacte des solidarités ?", AnswerType.LIST),
     ("Le Pacte concerne-t-il les Départements ?", AnswerType.YES_NO),
     ("How many pilot départements were there?", AnswerType.COUNT),
+    # What « combien de » counts decides, not a money word later in the question.
+    ("Pour combien de départements en difficulté un suivi budgétaire a-t-il été mis en place ?", AnswerType.COUNT),
+    ("Combien de millions d'euros sont prévus pour les MNA ?", AnswerType.AMOUNT),
+    ("Combien coûte le dispositif ?", AnswerType.AMOUNT),
 ])
 def test_expected_answer_type_of_a_question(question, kind):
     assert asked_type(question) is kind
@@ -44,6 +48,10 @@ def test_what_a_sentence_offers_tells_an_amount_from_a_count():
     assert AnswerType.PERSON not in offered_types("L'ANDASS se positionne pour une réforme du financement.")
     assert AnswerType.DEFINITION in offered_types("Le SPDA est un service public qui coordonne les acteurs.")
     assert AnswerType.LIST in offered_types("Il repose sur trois axes : l'emploi, la santé, le logement et l'école.")
+    # An acronym spelled out is a definition; an approximate numeral is a count.
+    assert AnswerType.DEFINITION in offered_types("Le service de protection maternelle et infantile (PMI) organise des consultations.")
+    assert AnswerType.DEFINITION not in offered_types("Les Landes (40) ont lancé un appel à projets.")
+    assert AnswerType.COUNT in offered_types("Un suivi a été mis en place pour la quinzaine de départements en difficulté.")
 
 
 def test_what_the_question_already_says_is_not_an_answer():
