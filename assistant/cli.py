@@ -241,8 +241,11 @@ def _print_answer(result) -> None:
     if result.refused:
         if result.refusal_reason:
             typer.echo(motive(result.refusal_reason))
-        for h in result.highlight if result.outcome is Outcome.CHECK else []:
-            typer.echo(f"Phrase la plus proche, à vérifier : « {h['sentence']} » [{h['n']}]")
+        checked = result.highlight if result.outcome is Outcome.CHECK else []
+        if checked:
+            typer.echo("Phrases les plus proches, à vérifier (non affirmées comme réponse) :")
+        for h in checked:
+            typer.echo(f"  « {h['sentence']} » [{h['n']}]")
         closest = result.as_dict()["closest"]  # the passages a refusal names, as the web chat shows them
         if closest:
             typer.echo("Passages les plus proches, à consulter :")

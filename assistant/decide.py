@@ -82,12 +82,19 @@ def decide(candidates: list[Candidate], p: np.ndarray, bars: Bars, kind: AnswerT
     best_p = float(p[top]) if confidence is None else float(confidence)
     if best_p < bars.check:
         return Decision(Outcome.REFUSE, Reason.LOW_CONFIDENCE, [candidates[top]], best_p)
-    if best_p < bars.answer:
-        return Decision(Outcome.CHECK, Reason.UNCERTAIN, [candidates[top]], best_p)
+    shown = _composed(candidates, order, kind)
+    if best_p < bars.answer:  # the sentences an answer would show, to be checked, not stated
+        return Decision(Outcome.CHECK, Reason.UNCERTAIN, shown, best_p)
+    return Decision(Outcome.ANSWER, None, shown, best_p)
+
+
+def _composed(candidates: list[Candidate], order: list[int], kind: AnswerType) -> list[Candidate]:
+    """The best sentence with its continuation, the second best, and the list items either opens."""
+    top = order[0]
     shown: list[Candidate] = []
     for i in order[:MAX_SENTENCES]:
         for c in [candidates[i], *_completed(candidates[i], candidates, kind, follow=i == top)]:
             if all(c.key != s.key for s in shown) and all(c.text != s.text for s in shown):
                 shown.append(c)
     shown.sort(key=lambda c: c.key)  # in reading order: passage, then place in it
-    return Decision(Outcome.ANSWER, None, shown, best_p)
+    return shown

@@ -157,6 +157,7 @@ def decision(item, result: dict) -> dict:
     if item.answerable:
         out["useful_answer"] = float(correct)
         out["strict_refusal"] = float(outcome == "refuse")
+        out["evidence_shown"] = float(outcome != "refuse" and out["holds_evidence_best"])
     if outcome == "answer":
         out["answer_correct"] = float(correct)
     return out

@@ -42,6 +42,7 @@ METRICS = {
     "refusal_correct": ("refus ou passages à vérifier quand le corpus ne répond pas", "deterministic", True),
     "false_refusal": ("refus à tort (refus ou passages à vérifier)", "deterministic", False),
     "strict_refusal": ("refus franc à tort (hors passages à vérifier)", "deterministic", False),
+    "evidence_shown": ("preuve montrée : dans la réponse ou les phrases à vérifier (questions avec réponse)", "deterministic", True),
     "baseline_useful": ("base naïve : 2 meilleures phrases du 1er passage, sans refus", "deterministic", True),
     "answer_french": ("réponse en français", "deterministic", True),
     "context_precision": ("ragas NonLLMContextPrecisionWithReference", "ragas", True),

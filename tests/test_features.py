@@ -113,6 +113,10 @@ def test_three_way_decision_from_the_probabilities():
     assert answer.outcome is Outcome.ANSWER and [c.index for c in answer.shown] == [0, 1]
     check = decide(cands, np.array([0.5, 0.1, 0.05]), BARS, AnswerType.AMOUNT)
     assert check.outcome is Outcome.CHECK and check.reason is Reason.UNCERTAIN and check.shown[0].index == 0
+    # To be checked: the very sentences an answer would have shown, not the best one alone.
+    assert [c.key for c in check.shown] == [c.key for c in decide(cands, np.array([0.9, 0.1, 0.05]), BARS,
+                                                                 AnswerType.AMOUNT).shown]
+    assert len(check.shown) > 1
     refuse = decide(cands, np.array([0.1, 0.1, 0.05]), BARS, AnswerType.AMOUNT)
     assert refuse.outcome is Outcome.REFUSE and refuse.reason is Reason.LOW_CONFIDENCE
     assert decide([], np.array([]), BARS, AnswerType.OTHER).reason is Reason.NOTHING_RETRIEVED
