@@ -77,3 +77,43 @@ def test_stemming_is_thread_safe():
     for t in threads:
         t.join()
     assert len(words) > 3000 and not failures, failures[:5]
+
+
+def test_footnote_defines_an_acronym_despite_ocr_damage():
+    """The ANDASS note's OCR: the note call read as "*" or "®" or lost, "I'" for "l'", words between."""
+    entries = extract([
+        ("c1", "andass", "Sans nier les avancées réalisées grace aux CALPAE* ou aux CDPPE® et l'intérêt d'un "
+                         "dialogue local, ces financements sont restés marginaux. Les CDPE, les CAF et le SI Unique."),
+        ("c2", "andass", "3 Système d'information\n"
+                         "4 Conventions d'appui pour la lutte contre la pauvreté et a I'accés a I'emploi\n"
+                         "5 Contrats départementaux de prévention et de protection de I'enfance Plusieurs "
+                         "solutions existent pour sortir de l'impasse, si la loi le permet."),
+        ("c3", "other", "Un autre document.\n1 Caisse d'allocations familiales"),
+    ])
+    calpae = entries["CALPAE"]
+    assert calpae.expansion == "Conventions d'appui pour la lutte contre la pauvreté et a I'accés a I'emploi"
+    assert calpae.found == "footnote" and calpae.passage.startswith("4 Conventions d'appui") and calpae.doc_id == "andass"
+    # A note defines the acronym it spells best: CDPPE, not CDPE (one word too many); the glued
+    # paragraph is not part of the note.
+    assert entries["CDPPE"].passage == "5 Contrats départementaux de prévention et de protection de I'enfance"
+    assert not entries["CDPE"].expansion
+    assert "SI" not in entries or not entries["SI"].expansion  # "si" is a French word: no chance match
+    assert not entries["CAF"].expansion  # a note of another document does not define it
+    assert Glossary(entries).expand_question("Que sont les CALPAE ?").endswith("a I'accés a I'emploi)")
+
+
+def test_parentheses_read_through_a_note_call():
+    entries = extract([("c", "d", "la mise en œuvre du service public départemental de l'autonomie (SPDA®).")])
+    assert entries["SPDA"].expansion == "service public départemental de l'autonomie"
+    assert entries["SPDA"].found == "parentheses"
+
+
+def test_party_names_and_signature_lines_are_counted_apart():
+    entries = extract([
+        ("c1", "d", "Les discussions s'achèvent par une motion de rejet initiée par les députés LREM et MODEM."),
+        ("c2", "d", "Contact : Jean DUPONT, ANDASS (jean.dupont@example.org)\nL'ANDASS plaide pour la confiance."),
+    ])
+    assert entries["LREM"].noise_uses == entries["LREM"].uses == 1
+    assert entries["MODEM"].noise_uses == entries["MODEM"].uses == 1
+    assert entries["ANDASS"].uses == 2 and entries["ANDASS"].noise_uses == 1  # the signature line only
+
