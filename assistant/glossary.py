@@ -11,15 +11,24 @@ Where the corpus spells an acronym out, in this order of preference:
 Acronyms used but never spelled out are listed too, with no expansion, so a reader can
 be told that the corpus does not define them. Uses beside a party word ("les députés LREM")
 or on a signature line are counted apart, so that the glossary can leave names out.
+
+A short list of usual definitions (assistant/data/definitions.toml) covers common acronyms
+the corpus uses without defining them. It is for readers only: retrieval expands acronyms
+with the corpus's own expansions, never with these.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .lexical import analyze, fold, tokenize
+from .settings import PACKAGE_DIR
+
+DEFINITIONS_FILE = PACKAGE_DIR / "data" / "definitions.toml"
 
 # A note call printed after an acronym, as OCR reads it ("CALPAE*", "SPDA®", "ARS¹").
 _MARK = r"[*®°¹²³⁴⁵⁶⁷⁸⁹⁰]?"
@@ -54,6 +63,27 @@ class Entry:
     # Required, so that a glossary cached before it existed fails to load and is rebuilt.
     found: str = field(kw_only=True)
     noise_uses: int = field(default=0, kw_only=True)  # uses beside a party word or on a signature line
+
+
+@dataclass(frozen=True)
+class UsualDefinition:
+    """A common acronym's usual meaning, from the curated list, with the source it follows."""
+    acronym: str
+    expansion: str
+    definition: str
+    source: str
+    url: str
+
+
+def load_usual_definitions(path: Path = DEFINITIONS_FILE) -> dict[str, UsualDefinition]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    out = {}
+    for raw in data.get("definition", []):
+        d = UsualDefinition(**{k: str(raw[k]).strip() for k in ("acronym", "expansion", "definition", "source", "url")})
+        if not (d.expansion and d.definition and d.source and d.url.startswith("https://")):
+            raise ValueError(f"{path}: incomplete usual definition for {d.acronym!r}")
+        out[d.acronym] = d
+    return out
 
 
 def _spells(acronym: str, words: list[str]) -> bool:

@@ -117,3 +117,17 @@ def test_party_names_and_signature_lines_are_counted_apart():
     assert entries["MODEM"].noise_uses == entries["MODEM"].uses == 1
     assert entries["ANDASS"].uses == 2 and entries["ANDASS"].noise_uses == 1  # the signature line only
 
+
+def test_usual_definitions_are_sourced_and_do_not_feed_retrieval():
+    from assistant.glossary import load_usual_definitions
+
+    usual = load_usual_definitions()
+    for acr in ("CAF", "EHPAD", "ARS", "ESAT", "EPCI", "MDPH", "ASE", "PMI", "RSA"):
+        d = usual[acr]
+        assert d.expansion and d.source and d.url.startswith("https://"), acr
+        assert d.definition.endswith(".") and d.definition.count(". ") == 0, acr  # one sentence
+    # Retrieval expands only what the corpus spells out: the curated list stays out of it.
+    entries = extract([("c", "d", "Les EHPAD et les ARS, avec le revenu de solidarité active (RSA).")])
+    glossary = Glossary(entries)
+    assert set(glossary.entries) == {"RSA"}
+    assert glossary.expand_question("Qui autorise les EHPAD ?") == "Qui autorise les EHPAD ?"
