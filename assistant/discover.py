@@ -3,7 +3,9 @@
 - one card per indexed document: title, publisher, date, kind, the themes it touches and
   its main headings (computed from its passages, so an uploaded document gets one too);
 - the acronyms found in the corpus with their expansion and the passage that defines
-  them, or a note that the corpus never spells them out (from the retriever's glossary);
+  them (from the retriever's glossary); for those it never spells out, a usual definition
+  from assistant/data/definitions.toml with its source, or a note that it never does;
+  names and noise left out (see `glossary`);
 - starter questions by theme (assistant/data/starters.toml), each answered by the corpus.
 """
 
@@ -15,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .glossary import UsualDefinition, load_usual_definitions
 from .lexical import fold
 from .settings import PACKAGE_DIR
 
@@ -50,6 +53,8 @@ class GlossaryItem:
     doc_title: str
     uses: int
     documents: list[str]
+    found: str = ""  # where the corpus spells it out: "parentheses", "footnote", "spelled_out"
+    usual: UsualDefinition | None = None  # only when the corpus never spells it out
 
 
 def load_starters(path: Path = STARTERS_FILE) -> tuple[list[Theme], dict]:
@@ -104,18 +109,33 @@ def document_cards(retriever, documents: list[dict], themes: list[Theme]) -> lis
     return cards
 
 
-def glossary(retriever, hide: list[str] | None = None) -> list[GlossaryItem]:
-    """Acronyms of the corpus, defined ones first within alphabetical order of the acronym."""
+# An acronym the corpus never spells out, with no usual definition, is listed only when it
+# is used at least this often: one passing use is more often a name, a scrap or an aside
+# (« tests dits PCR ») than a term a new hire must learn.
+MIN_USES_UNDEFINED = 2
+
+
+def glossary(retriever, hide: list[str] | None = None,
+             usual: dict[str, UsualDefinition] | None = None) -> list[GlossaryItem]:
+    """Acronyms of the corpus in alphabetical order. Kept: every acronym the corpus spells out;
+    one it never spells out if the curated list defines it or it is used often enough. Left
+    out: `hide`, long capitalised words with no expansion (names), and acronyms whose every use
+    is a party's name or on a signature line (« les députés LREM et MODEM »)."""
     hidden = set(hide or [])
+    usual = load_usual_definitions() if usual is None else usual
     titles = {doc_id: rec.title for doc_id, rec in retriever.documents.items()}
     items = []
     for acr, e in retriever.glossary_entries.items():
         if acr in hidden:
             continue
-        if not e.expansion and (len(acr) >= 6 or e.uses < 1):
-            continue  # long capitalised words with no expansion are names, not acronyms
+        known = usual.get(acr) if not e.expansion else None
+        if not e.expansion:
+            if len(acr) >= 6 or e.uses < 1 or e.noise_uses >= e.uses:
+                continue  # names, not acronyms
+            if not known and e.uses < MIN_USES_UNDEFINED:
+                continue
         doc_id = e.doc_id or (sorted(e.documents)[0] if e.documents else "")
         items.append(GlossaryItem(acr, e.expansion, e.passage, e.doc_id, titles.get(doc_id, doc_id), e.uses,
-                                  sorted(titles.get(d, d) for d in e.documents)))
+                                  sorted(titles.get(d, d) for d in e.documents), e.found, known))
     items.sort(key=lambda i: fold(i.acronym))
     return items

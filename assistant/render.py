@@ -306,14 +306,26 @@ def cards_html(cards) -> str:
 
 def glossary_html(items) -> str:
     defined = sum(1 for i in items if i.expansion)
+    usual = sum(1 for i in items if not i.expansion and i.usual)
     out = [f'<p class="glossary-intro">{len(items)} sigles relevés dans le corpus, dont {defined} développés '
-           "par les documents eux-mêmes. Cliquez sur un sigle pour lire le passage qui le définit.</p>",
-           '<div class="glossary">']
+           "par les documents eux-mêmes : cliquez sur un sigle pour lire le passage qui le définit."
+           + (f" Pour {usual} autres, que les documents emploient sans les développer, une "
+              "<em>définition usuelle</em> est donnée, rédigée hors du corpus et avec sa source." if usual else "")
+           + "</p>", '<div class="glossary">']
     for i in items:
         if i.expansion:
+            where = "Défini en note de bas de page dans" if i.found == "footnote" else "Défini dans"
             out.append(f'<details id="sigle-{esc(i.acronym)}"><summary><strong>{esc(i.acronym)}</strong> — '
                        f'{esc(i.expansion)}</summary><blockquote>{esc(i.passage)}</blockquote>'
-                       f'<div class="meta">Défini dans : {esc(i.doc_title)}</div></details>')
+                       f'<div class="meta">{where} : {esc(i.doc_title)}</div></details>')
+        elif i.usual:
+            u = i.usual
+            docs = ", ".join(esc(d) for d in i.documents[:2])
+            out.append(f'<details id="sigle-{esc(i.acronym)}" class="usual"><summary><strong>{esc(i.acronym)}</strong> — '
+                       f'{esc(u.expansion)} <em class="usual-tag">(définition usuelle)</em></summary>'
+                       f'<p>{esc(u.definition)}</p><div class="meta">Définition usuelle, hors corpus : les documents '
+                       f'emploient ce sigle sans le développer. Source : <a href="{esc(u.url)}" target="_blank" '
+                       f'rel="noopener">{esc(u.source)}</a>. Employé dans : {docs}</div></details>')
         else:
             docs = ", ".join(esc(d) for d in i.documents[:2])
             out.append(f'<details id="sigle-{esc(i.acronym)}" class="undefined"><summary><strong>{esc(i.acronym)}</strong> — '

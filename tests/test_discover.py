@@ -152,3 +152,60 @@ def test_a_source_is_named_the_same_way_everywhere():
     assert render.source_line(source, "–") in render.answer_message(0, refused)
     panel = render.turn_sources(0, "Axes ?", [passage] * 4, refused)
     assert panel.count("<details class=\"source\" id=\"src-0-") == 4 and panel.count(" open>") == 2
+
+
+# ----- a glossary a new hire can trust (#19) ---------------------------------------------------------
+def test_glossary_finds_calpae_in_the_andass_footnote(seed):
+    settings, retriever = seed
+    items = {i.acronym: i for i in glossary(retriever, GLOSSARY_CONF["hide"])}
+    calpae = items["CALPAE"]
+    assert calpae.expansion.startswith("Conventions d'appui pour la lutte contre la pauvreté")
+    assert calpae.found == "footnote" and calpae.doc_id.startswith("2024-10-15_andass")
+    # The passage is the footnote itself, found in the indexed text of the document.
+    assert calpae.passage.startswith("4 Conventions d'appui pour la lutte contre la pauvreté")
+    assert any(calpae.passage in meta["search"] for meta in retriever.catalog.values())
+    html = render.glossary_html([calpae])
+    assert "note de bas de page" in html and "Conventions d&#x27;appui" in html
+    # Retrieval expands it too, as it does every acronym the corpus spells out.
+    assert "Conventions d'appui" in retriever.glossary.expand_question("Que sont les CALPAE ?")
+
+
+def test_common_acronyms_get_a_marked_usual_definition_with_its_source(seed):
+    settings, retriever = seed
+    items = {i.acronym: i for i in glossary(retriever, GLOSSARY_CONF["hide"])}
+    for acr in ("CAF", "EHPAD", "ARS", "ESAT", "EPCI"):
+        item = items[acr]
+        assert not item.expansion and item.usual, acr  # the corpus never spells it out
+        html = render.glossary_html([item])
+        assert "définition usuelle" in html and "hors corpus" in html, acr
+        assert f'href="{item.usual.url}"' in html and render.esc(item.usual.source) in html, acr
+        assert "jamais développé" not in html
+    # The curated list never reaches retrieval: no expansion is added to a question about them.
+    assert retriever.glossary.expand_question("Qui finance les EHPAD ?") == "Qui finance les EHPAD ?"
+    assert "EHPAD" not in retriever.glossary.entries
+
+
+def test_an_acronym_the_corpus_expands_keeps_the_corpus_expansion(seed):
+    settings, retriever = seed
+    items = {i.acronym: i for i in glossary(retriever, GLOSSARY_CONF["hide"])}
+    for acr in ("MDPH", "ASE", "PMI", "RSA"):
+        item = items[acr]
+        assert item.expansion and item.usual is None, acr
+        assert f"({acr})" in item.passage or item.expansion in item.passage, acr
+        html = render.glossary_html([item])
+        assert "définition usuelle" not in html and render.esc(item.passage) in html, acr
+    # The corpus's own wording, not the usual one (« pour les » personnes handicapées).
+    assert items["MDPH"].expansion == "Maison Départementale pour les Personnes Handicapées"
+    assert "revenu de solidarité active" in retriever.glossary.expand_question("qui touche le RSA ?").lower()
+
+
+def test_party_names_and_noise_are_not_in_the_glossary(seed):
+    settings, retriever = seed
+    items = {i.acronym: i for i in glossary(retriever, GLOSSARY_CONF["hide"])}
+    for noise in ("LREM", "MODEM", "PCR", "ASS", "BASS", "RAYMOND"):
+        assert noise not in items, noise
+    assert retriever.glossary_entries["LREM"].noise_uses == retriever.glossary_entries["LREM"].uses
+    # What is left is defined by the corpus, by the curated list, or used often enough to matter.
+    for item in items.values():
+        assert item.expansion or item.usual or item.uses >= 2, item.acronym
+
