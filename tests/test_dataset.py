@@ -51,7 +51,7 @@ def test_every_quote_is_verbatim_in_its_file_and_holds_the_key_facts(path):
 
 # Questions at the 0.5 line, found when this check was extended to every set: their writers checked
 # with another word definition. They stay as written: the sets' measured figures are on them.
-KNOWN_CLOSE = {"h4-unans-019", "h5-list-005", "h6-fact-006"}
+KNOWN_CLOSE = {"h4-unans-019", "h5-list-005", "h5-unans-020", "h6-fact-006", "h6-fact-014", "h6-en-003", "h6-fu-005"}
 
 
 @pytest.mark.parametrize("at", range(1, len(SETS)), ids=[p.stem for p in SETS[1:]])
