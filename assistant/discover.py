@@ -68,13 +68,56 @@ def _keyword_pattern(keywords: list[str]) -> re.Pattern:
     return re.compile(r"\b(?:" + "|".join(re.escape(fold(k)) for k in keywords) + r")\b")
 
 
+# What a real section heading is made of: letters, digits, spaces and ordinary punctuation.
+# OCR scraps carry other symbols (®, *, |, _, @, ©…).
+_HEADING_CHARS = re.compile(r"[\w\s'’\-–—,;:.!?()«»\"/%&+°]+")
+# A well-formed word: an optional elided article or pronoun ("l'", "qu'", "jusqu'"), then lower
+# case, Capitalised or in capitals, or a number ("1er"). "SCCiz" and "AN'BASS" are not.
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|quelqu|presqu|aujourd|prud)['’]",
+                      re.IGNORECASE)
+_WORD_SHAPE = re.compile(r"[A-ZÀ-ÝŒÆ]?[a-zß-ÿœæ]+|[A-ZÀ-ÝŒÆ]+s?|\d+(?:er|re|e|ème|è|nd|nde)?")
+
+
+def _well_formed(word: str) -> bool:
+    return bool(_WORD_SHAPE.fullmatch(_ELISION.sub("", word)))
+
+
+# A section number carries its separator ("1-", "2.1", "II."); a bare number opens a footnote.
+_FOOTNOTE_START = re.compile(r"^\d{1,2}\s+[A-ZÀ-Ý]")
+_HEADING_START = re.compile(r"^(?:[A-ZÀ-ÝŒ«\"]|\d{4}\b|\d{1,2}(?:[.\-–)]|\.\d)|[IVX]{1,5}[.\-–)])")
+_FUNCTION_WORDS = {"de", "du", "des", "la", "le", "les", "l", "d", "et", "ou", "a", "à", "au", "aux", "en", "pour",
+                   "sur", "par", "dans", "un", "une", "avec", "que", "qui"}
+MIN_WELL_FORMED = 1.0  # share of well-formed words a heading needs: every one
+
+
+def heading_problems(text: str, title: str) -> list[str]:
+    """Why a section name is not a heading to show on a card (empty when it is one). Each test is
+    measurable: length, characters, word shapes, how it starts and ends, overlap with the title."""
+    words = re.findall(r"[\wÀ-ÿœŒæÆ'’]+", text)
+    long_words = re.findall(r"[A-Za-zÀ-ÿ]{3,}", text)
+    problems = []
+    if len(long_words) < 2 or len(text) > 110:
+        problems.append("longueur")
+    if not _HEADING_CHARS.fullmatch(text):
+        problems.append("symbole")
+    shaped = [w for w in words if _well_formed(w)]
+    if words and len(shaped) / len(words) < MIN_WELL_FORMED:
+        problems.append("mot mal formé")
+    if _FOOTNOTE_START.match(text) or not _HEADING_START.match(text):
+        problems.append("début")  # a footnote, or a line broken off a sentence
+    if words and fold(words[-1]) in _FUNCTION_WORDS:
+        problems.append("fin")  # cut mid-phrase
+    if text.isupper() and len(long_words) < 4:
+        problems.append("bandeau")  # running headers printed in capitals
+    in_title = set(re.findall(r"\w+", fold(title)))
+    folded = re.findall(r"\w+", fold(text))
+    if folded and sum(w in in_title for w in folded) / len(folded) >= 0.75:
+        problems.append("titre")  # the title again, with or without a scrap
+    return problems
+
+
 def _useful_heading(text: str, title: str) -> bool:
-    words = re.findall(r"[A-Za-zÀ-ÿ]{3,}", text)
-    if len(words) < 2 or "@" in text or len(text) > 110:
-        return False
-    if text.isupper() and len(words) < 4:  # running headers printed in capitals
-        return False
-    return fold(text) not in fold(title)
+    return not heading_problems(text, title)
 
 
 def document_cards(retriever, documents: list[dict], themes: list[Theme]) -> list[Card]:

@@ -209,3 +209,24 @@ def test_party_names_and_noise_are_not_in_the_glossary(seed):
     for item in items.values():
         assert item.expansion or item.usual or item.uses >= 2, item.acronym
 
+
+def test_the_andass_card_shows_real_headings_only(seed):
+    settings, retriever = seed
+    card = next(c for c in document_cards(retriever, list_documents(settings), THEMES)
+                if c.doc_id.startswith("2024-10-15_andass"))
+    assert len(card.headings) >= 3
+    body = {w for meta in retriever.catalog.values() if meta["doc_id"] == card.doc_id
+            for w in re.findall(r"\w+", normalize(meta["search"]).lower())}
+    for heading in card.headings:
+        # Measured: ordinary characters only, no footnote number, every word well formed and
+        # present in the document's own text, most words not from the title.
+        assert re.fullmatch(r"[\w\s'’\-,:.]+", heading), heading
+        assert not re.match(r"\d+\s", heading), heading
+        words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?", heading)
+        assert all(re.fullmatch(r"(?:[a-zA-Z]['’])?(?:[A-ZÀ-Ý]?[a-zà-ÿ]+|[A-ZÀ-Ý])", w) for w in words), heading
+        folded = re.findall(r"\w+", normalize(heading).lower())
+        assert all(w in body for w in folded), heading
+        title = set(re.findall(r"\w+", normalize(card.title).lower()))
+        assert sum(w in title for w in folded) / len(folded) < 0.75, heading
+    assert not any("BASS" in h or "Systéme d" in h for h in card.headings)
+    assert "2- Mieux, retrouver les outils de la confiance" in card.headings
