@@ -92,9 +92,12 @@ def answer_message(turn: int, result: dict) -> str:
         if result.get("outcome") == "check":
             lines = ['<div class="refusal check"><strong>Pas de réponse directe : voici les passages les plus '
                      'proches.</strong>']
-            for h in result.get("highlight") or []:
-                lines.append(f'<br>Phrase la plus proche, à vérifier : « <mark>{esc(h["sentence"])}</mark> » '
-                             f'<a href="#{src_id(turn, h["n"])}">[{h["n"]}]</a>')
+            checked = result.get("highlight") or []
+            if checked:  # the sentences an answer would have shown, not stated as one
+                lines.append("<br>" + ("Phrase la plus proche" if len(checked) == 1 else "Phrases les plus proches")
+                             + ", à vérifier :")
+            for h in checked:
+                lines.append(f'<br>« <mark>{esc(h["sentence"])}</mark> » <a href="#{src_id(turn, h["n"])}">[{h["n"]}]</a>')
         else:
             lines = [f'<div class="refusal"><strong>Pas de réponse dans les documents.</strong> {esc(REFUSAL)}']
         if result.get("refusal_reason"):  # why: a year absent, personal data, words in no document…

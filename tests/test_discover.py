@@ -230,3 +230,11 @@ def test_the_andass_card_shows_real_headings_only(seed):
         assert sum(w in title for w in folded) / len(folded) < 0.75, heading
     assert not any("BASS" in h or "Systéme d" in h for h in card.headings)
     assert "2- Mieux, retrouver les outils de la confiance" in card.headings
+
+
+def test_passages_to_check_list_every_sentence_an_answer_would_have_shown():
+    html = render.answer_message(0, {"refused": True, "outcome": "check", "closest": [], "refusal_reason": "",
+                                     "highlight": [{"n": 1, "sentence": "Le fonds atteint 135 millions d'euros."},
+                                                   {"n": 2, "sentence": "Il sera porté à 210 millions d'euros."}]})
+    assert "Phrases les plus proches, à vérifier" in html and "Pas de réponse directe" in html
+    assert html.count("<mark>") == 2 and 'href="#src-0-1"' in html and 'href="#src-0-2"' in html
