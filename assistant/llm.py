@@ -1,10 +1,11 @@
-"""LLM backends behind one interface (a LangChain chat model), chosen by settings.
+"""LLM backends behind one interface (a LangChain chat model), registered by name (backends.py).
 
 - llama (default): the packaged Qwen2.5-Coder-1.5B GGUF, run in-process by llama-cpp-python;
 - openai: any OpenAI-compatible chat endpoint (vLLM, Albert API, llama.cpp server, Ollama);
 - extractive: no LLM; `get_chat_model` returns None and the answer is built from sentences.
-A backend that cannot be loaded raises an AssistantError; the caller falls back to the
-extractive answer with a notice.
+Each backend is built from the llm part of the settings and says its `identity` (recorded with
+answers and in the eval cache key) and how to `load` its model. A backend that cannot be loaded
+raises an AssistantError; the caller falls back to the extractive answer with a notice.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import atexit
 import threading
 from contextlib import contextmanager
 
+from .backends import create, register
 from .errors import AssistantError
-from .settings import Settings
+from .settings import Part, Settings, part_of
 
 
 class LLMUnavailable(AssistantError):
     """No LLM can answer now (not installed, not reachable, crashed)."""
 
 
-_models: dict[tuple, object] = {}
+_models: dict[Part, object] = {}
 _lock = threading.Lock()
 # llama.cpp contexts are not re-entrant: one generation at a time per loaded model.
 generation_lock = threading.Lock()
@@ -42,16 +44,6 @@ def hold_model(timeout: float):
         generation_lock.release()
 
 
-def identity(settings: Settings) -> str:
-    if settings.llm_backend == "llama":
-        from .model import MODEL_NAME
-
-        return f"llama-cpp:{MODEL_NAME}"
-    if settings.llm_backend == "openai":
-        return f"openai:{settings.llm_model or 'default'}@{settings.llm_url}"
-    return "extractive"
-
-
 def _close_all() -> None:
     """Free llama.cpp models before interpreter teardown (its __del__ fails late in shutdown)."""
     for model in list(_models.values()):
@@ -67,51 +59,114 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
-def get_chat_model(settings: Settings):
-    key = (settings.llm_backend, settings.llm_url, settings.llm_model, str(settings.models_dir),
-           settings.llm_threads, settings.llm_ctx, settings.llm_max_tokens)
-    if settings.llm_backend == "extractive":
-        return None
-    with _lock:
-        if key not in _models:
-            _models[key] = _load(settings)
-        return _models[key]
+# Registered in this order: the order in which the settings list them (the first is the default).
+@register("llm", "llama")
+class Llama:
+    """The packaged GGUF, assembled and verified in the models directory, run in-process."""
+
+    generates = True
+
+    def __init__(self, part: Part):
+        self.part = part
+
+    @property
+    def identity(self) -> str:
+        from .model import MODEL_NAME
+
+        return f"llama-cpp:{MODEL_NAME}"
+
+    def load(self):
+        from .model import MODEL_FILE, assemble
+
+        part = self.part
+        try:
+            path = assemble(part.models_dir)  # verifies the sha256 (builds the file if parts are installed)
+        except AssistantError as exc:
+            raise LLMUnavailable(str(exc)) from exc
+        try:
+            from langchain_community.chat_models import ChatLlamaCpp
+        except ImportError as exc:
+            raise LLMUnavailable("llama-cpp-python n'est pas installé : relancez scripts/setup.") from exc
+        try:
+            return ChatLlamaCpp(
+                model_path=str(path),
+                n_ctx=part.llm_ctx,
+                n_threads=part.llm_threads,
+                n_batch=512,
+                temperature=0.0,
+                max_tokens=part.llm_max_tokens,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise LLMUnavailable(
+                f"Le modèle local {MODEL_FILE} n'a pas pu être chargé ({type(exc).__name__}).") from exc
 
 
-def _load(settings: Settings):
-    if settings.llm_backend == "openai":
-        if not settings.llm_url:
+@register("llm", "openai")
+class OpenAIChat:
+    """Any OpenAI-compatible chat endpoint."""
+
+    generates = True
+
+    def __init__(self, part: Part):
+        self.part = part
+
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.part.llm_model or 'default'}@{self.part.llm_url}"
+
+    def load(self):
+        part = self.part
+        if not part.llm_url:
             raise LLMUnavailable("ASSISTANT_LLM_URL est vide : indiquez l'adresse du service compatible OpenAI.")
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            base_url=settings.llm_url,
-            model=settings.llm_model or "default",
-            api_key=settings.llm_api_key or "not-needed",
+            base_url=part.llm_url,
+            model=part.llm_model or "default",
+            api_key=part.llm_api_key or "not-needed",
             temperature=0.0,
-            max_tokens=settings.llm_max_tokens,
-            timeout=settings.llm_timeout,
+            max_tokens=part.llm_max_tokens,
+            timeout=part.llm_timeout,
             max_retries=1,
         )
-    from .model import MODEL_FILE, assemble
 
-    try:
-        path = assemble(settings.models_dir)  # verifies the sha256 (builds the file if parts are installed)
-    except AssistantError as exc:
-        raise LLMUnavailable(str(exc)) from exc
-    try:
-        from langchain_community.chat_models import ChatLlamaCpp
-    except ImportError as exc:
-        raise LLMUnavailable("llama-cpp-python n'est pas installé : relancez scripts/setup.") from exc
-    try:
-        return ChatLlamaCpp(
-            model_path=str(path),
-            n_ctx=settings.llm_ctx,
-            n_threads=settings.llm_threads,
-            n_batch=512,
-            temperature=0.0,
-            max_tokens=settings.llm_max_tokens,
-            verbose=False,
-        )
-    except Exception as exc:
-        raise LLMUnavailable(f"Le modèle local {MODEL_FILE} n'a pas pu être chargé ({type(exc).__name__}).") from exc
+
+@register("llm", "extractive")
+class NoLLM:
+    """No model: the answer is the chosen sentences themselves."""
+
+    generates = False
+    identity = "extractive"
+
+    def __init__(self, part: Part):
+        self.part = part
+
+    def load(self):
+        return None
+
+
+def backend(settings: Settings | Part):
+    """The configured LLM backend (cheap: nothing is loaded until `get_chat_model`)."""
+    return create("llm", part_of(settings, "llm"))
+
+
+def identity(settings: Settings | Part) -> str:
+    return backend(settings).identity
+
+
+def generates(settings: Settings | Part) -> bool:
+    """Whether the configured backend has a model that writes (the extractive one has none)."""
+    return backend(settings).generates
+
+
+def get_chat_model(settings: Settings | Part):
+    """The chat model, loaded once per process and llm part; None for the extractive backend."""
+    part = part_of(settings, "llm")
+    chosen = create("llm", part)
+    if not chosen.generates:
+        return None  # nothing to load, nor to wait for behind another model's loading
+    with _lock:
+        if part not in _models:
+            _models[part] = chosen.load()
+        return _models[part]

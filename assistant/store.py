@@ -24,8 +24,9 @@ import re
 import time
 from dataclasses import dataclass
 
+from .backends import create, register
 from .errors import AssistantError, IndexMismatchError, IndexMissingError
-from .settings import Settings
+from .settings import Part, Settings, part_of
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,11 @@ class DocRecord:
     ingested_at: float
 
 
-def _server_down(settings: Settings, exc: Exception) -> AssistantError:
+def _server_down(part: Part, exc: Exception) -> AssistantError:
     return AssistantError(
-        f"Le serveur Chroma {settings.chroma_host}:{settings.chroma_port} ne répond pas "
+        f"Le serveur Chroma {part.chroma_host}:{part.chroma_port} ne répond pas "
         f"({type(exc).__name__}). Démarrez-le (chroma run --path index/chroma --port "
-        f"{settings.chroma_port}) ou repassez en mode local (ASSISTANT_CHROMA_MODE=embedded)."
+        f"{part.chroma_port}) ou repassez en mode local (ASSISTANT_CHROMA_MODE=embedded)."
     )
 
 
@@ -66,47 +67,86 @@ def _is_connection_error(exc: BaseException | None) -> bool:
     return False
 
 
-def server_call(settings: Settings, fn, *args, retries: int = 3, **kwargs):
-    """Call the vector store; a Chroma server that is briefly away gets a few retries,
-    then a French error. The HTTP client reconnects by itself once the server is back."""
-    if settings.chroma_mode != "http":
-        return fn(*args, **kwargs)
-    for attempt in range(retries):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not _is_connection_error(exc):
-                raise
-            last = exc
-            log.warning("chroma server unreachable (attempt %d/%d): %s", attempt + 1, retries, exc)
-            time.sleep(0.5 * (attempt + 1))
-    raise _server_down(settings, last) from last
-
-
-def make_client(settings: Settings):
-    import chromadb
+def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_mode == "http":
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+# Registered in this order: the order in which the settings list them (the first is the default).
+@register("store", "embedded")
+class EmbeddedChroma:
+    """The Chroma database in index/chroma, opened by this process."""
+
+    # Each process holds its own copy of the vector index (see the module docstring).
+    shared = False
+
+    def __init__(self, part: Part):
+        self.part = part
+
+    def connect(self):
+        import chromadb
+
+        path = self.part.index_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
         try:
-            client = server_call(settings, lambda: chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings))
-            server_call(settings, client.heartbeat)
+            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        except Exception as exc:
+            raise AssistantError(
+                f"L'index {path} est illisible ou n'a pas été créé par cette application ({type(exc).__name__}). "
+                "Supprimez le dossier index/ puis relancez « assistant ingest »."
+            ) from exc
+
+    def call(self, fn, *args, retries: int = 3, **kwargs):
+        return fn(*args, **kwargs)
+
+
+@register("store", "http")
+class ChromaServer:
+    """A chroma server, shared by every process that uses it."""
+
+    # One process serves every client: what it stores, it serves.
+    shared = True
+
+    def __init__(self, part: Part):
+        self.part = part
+
+    def connect(self):
+        import chromadb
+
+        try:
+            client = self.call(lambda: chromadb.HttpClient(
+                host=self.part.chroma_host, port=self.part.chroma_port, settings=_chroma_settings()))
+            self.call(client.heartbeat)
             return client
         except AssistantError:
             raise
         except Exception as exc:
-            raise _server_down(settings, exc) from exc
-    path = settings.index_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as exc:
-        raise AssistantError(
-            f"L'index {path} est illisible ou n'a pas été créé par cette application ({type(exc).__name__}). "
-            "Supprimez le dossier index/ puis relancez « assistant ingest »."
-        ) from exc
+            raise _server_down(self.part, exc) from exc
+
+    def call(self, fn, *args, retries: int = 3, **kwargs):
+        """A server that is briefly away gets a few retries, then a French error. The HTTP client
+        reconnects by itself once the server is back."""
+        for attempt in range(retries):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not _is_connection_error(exc):
+                    raise
+                last = exc
+                log.warning("chroma server unreachable (attempt %d/%d): %s", attempt + 1, retries, exc)
+                time.sleep(0.5 * (attempt + 1))
+        raise _server_down(self.part, last) from last
+
+
+def chroma(settings: Settings | Part):
+    """The configured vector store backend (cheap: it connects on `connect`)."""
+    return create("store", part_of(settings, "store"))
+
+
+def server_call(settings: Settings | Part, fn, *args, retries: int = 3, **kwargs):
+    """Call the vector store through its backend (a chroma server: a few retries, then a French error)."""
+    return chroma(settings).call(fn, *args, retries=retries, **kwargs)
 
 
 class IndexInconsistentError(AssistantError):
@@ -125,10 +165,11 @@ def inconsistent(missing: int, total: int) -> IndexInconsistentError:
 class Store:
     """Generations of one named index; thin over the chromadb client."""
 
-    def __init__(self, settings: Settings, client=None):
-        self.settings = settings
-        self.client = client or make_client(settings)
-        self.name = settings.collection
+    def __init__(self, settings: Settings | Part, client=None):
+        self.part = part_of(settings, "store")
+        self.backend = create("store", self.part)
+        self.client = client or self.backend.connect()
+        self.name = self.part.collection
 
     # ----- generations -------------------------------------------------------------
     def _generations(self) -> dict[int, object]:
@@ -258,7 +299,7 @@ class Store:
         process, so its stored ids are enough."""
         from chromadb.errors import InternalError
 
-        include = [] if self.settings.chroma_mode == "http" else ["embeddings"]
+        include = [] if self.backend.shared else ["embeddings"]
 
         def read(**which) -> tuple[int, int]:  # (ids returned, of which with a vector)
             got = collection.get(include=include, **which)
@@ -291,7 +332,7 @@ class Store:
         whose in-memory vector index lacks passages that another process stored (see the module
         docstring) is reopened first."""
         missing = self.unserved(collection, ids)
-        if missing == 0 or self.settings.chroma_mode == "http":
+        if missing == 0 or self.backend.shared:
             return collection, missing
         from chromadb.api.shared_system_client import SharedSystemClient
 
@@ -299,7 +340,7 @@ class Store:
         # All clients of one directory share one cached system per process: drop it so that the next
         # one reads the index afresh. Objects of the old system stay usable by whoever holds them.
         SharedSystemClient._identifier_to_system.pop(self.client._identifier, None)
-        self.client = make_client(self.settings)
+        self.client = self.backend.connect()
         collection = self.client.get_collection(collection.name)
         return collection, self.unserved(collection, ids)
 
