@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from assistant.settings import GROUPS, HOME_ENV, PROJECT_DIR, Settings, SettingsError, declared, markdown_table
+from assistant.settings import (GROUPS, HOME_ENV, PARTS, PROJECT_DIR, Settings, SettingsError, declared,
+                                markdown_table)
 from evals.answers import config_key
 
 # Every variable a deployment may already set: renaming one would silently drop its value.
@@ -131,3 +132,17 @@ def test_eval_cache_key_ignores_location_web_and_judge_only():
                               index_dir=Path("/autre-index"), answer_log_days=3)) == key
     for name, value in [("top_k", 8), ("answer_style", "write"), ("dedup_threshold", 0.9), ("llm_timeout", 30)]:
         assert config_key(replace(base, **{name: value})) != key, name
+
+
+def test_each_component_part_is_its_declared_fields_within_one_group():
+    base = Settings()
+    for name in PARTS:
+        own = [f for f in declared() if f.metadata["part"] == name]
+        part = base.part(name)
+        assert [f.name for f in fields(part)] == [f.name for f in own] and own, name
+        assert len({f.metadata["group"] for f in own}) == 1, name
+        # A part is a cache key: equal for equal values, whatever else the settings hold.
+        assert replace(base, top_k=9, app_port=9000, answer_threshold=0.3).part(name) == part
+        assert hash(replace(base, top_k=9).part(name)) == hash(part)
+    assert base.part("store") != replace(base, chroma_port=9000).part("store")
+    assert base.part("embeddings") == replace(base, chroma_port=9000).part("embeddings")
