@@ -10,7 +10,7 @@ from assistant.answer import answer
 from assistant.model import MODEL_FILE
 from assistant.settings import PROJECT_DIR
 
-from .conftest import free_port, wait_for_port
+from .conftest import ANSWERED, free_port, wait_for_port
 
 
 def _start_server() -> tuple[subprocess.Popen, str]:
@@ -34,21 +34,22 @@ def llama_server():
 
 
 def test_answer_through_openai_compatible_server(seed_index, llama_server):
-    # The write style: the served model phrases the answer the scorer accepted, held to its passages.
+    # The write style: the served model phrases the answer the scorer accepted, held to its passages. So the
+    # question is one the scorer answers: one it sends to be checked (the 2019 fund one) never reaches the model.
     settings = replace(seed_index[0], llm_backend="openai", llm_url=llama_server, llm_model="qwen-local",
                        answer_style="write")
-    result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+    result = answer(ANSWERED, settings=settings)
     assert result.backend.startswith("openai:"), result.as_dict()
-    assert not result.refused and "135" in result.answer and result.citations, result.as_dict()
+    assert not result.refused and "400" in result.answer and result.citations, result.as_dict()
     assert result.timings["first_token_ms"] is not None
 
 
 def test_server_down_falls_back_with_notice(seed_index):
     settings = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1",
                        answer_style="write")
-    result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+    result = answer(ANSWERED, settings=settings)
     assert "n'a pas pu répondre" in result.notice
-    assert "135" in result.answer and result.backend == "extractive"
+    assert "400" in result.answer and result.backend == "extractive"
 
 
 def test_server_crashing_mid_answer_falls_back_with_notice(seed_index):
@@ -63,11 +64,11 @@ def test_server_crashing_mid_answer_falls_back_with_notice(seed_index):
         # Prompt processing takes several seconds on 2 cores: the kill lands while the request is in flight.
         killer = threading.Timer(3.0, proc.send_signal, args=(signal.SIGKILL,))
         killer.start()
-        result = answer("Quel était le montant du fonds de contractualisation en 2019 ?", settings=settings)
+        result = answer(ANSWERED, settings=settings)
         killer.join()
         assert proc.wait(10) == -signal.SIGKILL
         assert result.backend == "extractive" and "n'a pas pu répondre" in result.notice
-        assert "135" in result.answer and result.citations
+        assert "400" in result.answer and result.citations
     finally:
         if proc.poll() is None:
             proc.kill()
