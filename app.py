@@ -17,10 +17,10 @@ offline.apply()  # before gradio is imported: analytics and hub look-ups off
 import hmac  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import queue  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
@@ -42,10 +42,19 @@ log = logging.getLogger("assistant.app")
 PRIVACY_NOTICE = ("N'indiquez aucune donnée personnelle sur les usagers (nom, numéro de sécurité sociale, "
                   "adresse, téléphone, situation familiale…) : posez des questions générales sur les dispositifs. "
                   "Les avis que vous laissez sont enregistrés, données personnelles masquées.")
+JOB_POLL = 0.3  # seconds between two looks of an upload's page at its indexing job
 PLACEHOLDER = "Posez votre question sur les politiques de solidarité (RSA, enfance, autonomie, handicap…)"
 
 HEAD = """<script>
 (function () {
+  // Gradio words its own interface in the browser's language: this page is French whatever the browser.
+  try {
+    Object.defineProperty(Navigator.prototype, 'language', {get: function () { return 'fr-FR'; }, configurable: true});
+    Object.defineProperty(Navigator.prototype, 'languages', {get: function () { return ['fr-FR', 'fr']; },
+                                                             configurable: true});
+  } catch (e) { /* an older browser: the rewriting below still applies */ }
+  document.documentElement.lang = 'fr';  // read aloud in French by screen readers
+
   // Citation links [n] point at #src-<turn>-<n>: open that passage (and its folded parents).
   function openSource(id) {
     var el = document.getElementById(id);
@@ -85,12 +94,17 @@ HEAD = """<script>
   // to download, for an upload): rewritten in place, including the ones it adds later.
   var LABELS = __UI_FR__;
   var ATTRS = ['aria-label', 'title', 'placeholder', 'alt'];
+  var UNITS = {'': 'o', K: 'Ko', M: 'Mo', G: 'Go'};
   function fix(value) {
     if (!value) return value;
     if (Object.prototype.hasOwnProperty.call(LABELS.exact, value.trim())) return LABELS.exact[value.trim()];
     var out = value;
     LABELS.replace.forEach(function (r) { out = out.split(r[0]).join(r[1]); });
-    return out;
+    LABELS.patterns.forEach(function (r) { out = out.replace(new RegExp(r[0]), r[1]); });
+    // a file's size: « 100.0 KB » is « 100,0 Ko »
+    return out.replace(/^(\\d+)\\.(\\d+) ([KMG]?)B(\\s|$)/, function (m, a, b, u, end) {
+      return a + ',' + b + ' ' + UNITS[u] + end;
+    });
   }
   function fixNode(node) {
     if (node.nodeType === 3) {
@@ -101,7 +115,17 @@ HEAD = """<script>
     if (node.nodeType !== 1) return;
     ATTRS.forEach(function (a) {
       var v = node.getAttribute(a);
-      if (v) { var f = fix(v); if (f !== v) node.setAttribute(a, f); }
+      if (!v) return;
+      var f = fix(v);
+      // A chat message's label is its Markdown source, HTML tags included: its text instead (an inert
+      // template element parses it: nothing in it runs or loads).
+      LABELS.messages.forEach(function (m) {
+        if (f.indexOf(m[0]) !== 0) return;
+        var t = document.createElement('template');
+        t.innerHTML = f.slice(m[0].length);
+        f = m[1] + t.content.textContent.replace(/\\\\(.)/g, '$1').replace(/\\s+/g, ' ').trim().slice(0, 1000);
+      });
+      if (f !== v) node.setAttribute(a, f);
     });
     for (var c = node.firstChild; c; c = c.nextSibling) fixNode(c);
   }
@@ -134,12 +158,29 @@ UI_FR = {
         "Submit": "Envoyer",
         "Upload": "Importer",
         "Download": "Télécharger",
+        "Like": "J'aime",
+        "Dislike": "Je n'aime pas",
+        "Remove": "Retirer",
+        "More tabs": "Autres onglets",
+        "chatbot conversation": "Conversation avec l'assistant",
+        "File upload": "Dépôt de fichier",
+        "Click to Upload": "Cliquez pour choisir un fichier",
+        "- or -": "- ou -",
+        "Uploading...": "Envoi du fichier…",
+        "Loading": "Chargement",
     },
+    # [regular expression, replacement] of a whole text or label
+    "patterns": [["^Remove \\d+$", "Retirer"],  # a chosen document's cross in a multi-select
+                 ["^Uploading (\\d+)\\s+files?\\.\\.\\.$", "Envoi de $1 fichier(s)…"]],
+    # the label Gradio gives each chat message, its Markdown source after the prefix
+    "messages": [["user's message: ", "Votre question : "], ["bot's message: ", "Réponse de l'assistant : "]],
     "replace": [
         ["Cliquez pour télécharger un fichier", "Cliquez pour choisir un fichier"],
         ["Cliquez pour télécharger", "Cliquez pour choisir un fichier"],
         ["pour le télécharger", "pour l'importer"],
         ["ici pour télécharger", "ici pour l'importer"],
+        ["processing |", "traitement |"],  # the progress tracker, even when hidden (opacity 0)
+        ["queue:", "en attente :"],
     ],
 }
 
@@ -159,7 +200,9 @@ CSS = """
 .status.error { background: #fef2f2; color: #991b1b; border: 1px solid #fecaca; }
 .status.ok { background: #f0fdf4; color: #166534; }
 .status.warn { background: #fffbeb; color: #92400e; }
-.refusal.check { background: #f0f9ff; border-left-color: #0284c7; }
+.refusal.to-check { background: #f0f9ff; border-left-color: #0284c7; }
+/* No 👍/👎 under the answer being searched for or written (« Envoyer » is disabled until it is shown). */
+body:has(#send:disabled) #chatbot .message-wrap > .message-buttons:last-child { display: none !important; }
 .refusal { background: #fffbeb; border-left: 4px solid #d97706; padding: .5rem .7rem; border-radius: 4px; }
 #sources { max-height: 72vh; overflow-y: auto; }
 #sources .turn-q { font-weight: 600; margin: .3rem 0; }
@@ -270,29 +313,72 @@ class ChatHandlers:
 
 # ----- documents (admin) ----------------------------------------------------------------------------
 class AdminHandlers:
-    """The Documents tab and the Découvrir view it refreshes; every change needs the admin password."""
+    """The Documents tab and the views it shares with the others (Découvrir, the chat's filter); every
+    change needs the admin password. Every view is read from the index registry, at page load and after
+    each change, and lists only what the chat's retriever searches."""
 
     def __init__(self, settings: Settings, chat: ChatController, themes, glossary_conf):
         self.settings, self.chat = settings, chat
         self.themes, self.glossary_conf = themes, glossary_conf
+        self.jobs = documents.IndexJobs(settings, after=self.reload_retriever)
+        self._retriever_lock = threading.Lock()
+        self._discover_cache: tuple = (None, None, None)  # (retriever, documents listed, (cards, glossary))
 
-    def discover_html(self) -> tuple[str, str]:
-        try:
+    # ----- what the index holds ----------------------------------------------------------------
+    def reload_retriever(self):
+        with self._retriever_lock:
+            return get_retriever(self.settings, refresh=True)
+
+    def serving(self):
+        """The chat's retriever, reopened first when the index registry holds other documents than it
+        serves (a job that ended, an ingest by another process). Not while a job runs: it reopens the
+        retriever itself once its files are searchable."""
+        with self._retriever_lock:
             retriever = get_retriever(self.settings)
-            cards = document_cards(retriever, documents.list_documents(self.settings), self.themes)
-            return render.cards_html(cards), render.glossary_html(glossary(retriever, self.glossary_conf.get("hide", [])))
-        except AssistantError as exc:
-            message = render.status(f"Index indisponible : {exc}", "error")
-            return message, message
+            if self.jobs.running() is None and documents.index_state(self.settings) != documents.records_state(
+                    retriever.generation, retriever.documents):
+                log.info("the index changed: reopening the retriever")
+                retriever = get_retriever(self.settings, refresh=True)
+            return retriever
 
-    def documents_state(self) -> tuple[str, list[tuple[str, str]]]:
-        """The documents table (HTML) and the documents a deletion can choose from (label, id)."""
-        docs = documents.list_documents(self.settings)
-        return render.documents_table(docs), [(render.document_choice(d), d["doc_id"]) for d in docs]
+    def listed(self) -> tuple:
+        """(retriever, its documents as list_documents gives them)."""
+        retriever = self.serving()
+        return retriever, documents.list_documents(self.settings, retriever.documents)
 
     def find_document(self, doc_id: str) -> dict | None:
-        return next((d for d in documents.list_documents(self.settings) if d["doc_id"] == doc_id), None)
+        return next((d for d in self.listed()[1] if d["doc_id"] == doc_id), None)
 
+    def discover_html(self, retriever, docs: list[dict]) -> tuple[str, str]:
+        cached_retriever, cached_docs, html = self._discover_cache
+        if cached_retriever is retriever and cached_docs == docs:  # a page load reads, rarely recomputes
+            return html
+        cards = document_cards(retriever, docs, self.themes)
+        html = (render.cards_html(cards),
+                render.glossary_html(glossary(retriever, self.glossary_conf.get("hide", []))))
+        self._discover_cache = (retriever, docs, html)
+        return html
+
+    def views(self, fix_value: str | None = None) -> tuple:
+        """Updates of (documents table, deletion list, correction list, cards, glossary, chat filter).
+        The deletion list never keeps a choice: a deletion is always chosen anew."""
+        try:
+            retriever, docs = self.listed()
+        except AssistantError as exc:
+            message = render.status(f"Index indisponible : {exc}", "error")
+            return message, gr.update(choices=[], value=None), gr.update(choices=[], value=None), message, message, \
+                gr.update(choices=[])
+        try:
+            cards, gloss = self.discover_html(retriever, docs)
+        except Exception:  # the Découvrir view failing leaves the others shown
+            log.exception("Découvrir view failed")
+            cards = gloss = render.status("Cette vue n'a pas pu être construite ; les autres sont à jour.", "error")
+        ids = [(render.document_choice(d), d["doc_id"]) for d in docs]
+        fix = fix_value if fix_value in {d["doc_id"] for d in docs} else None
+        return (render.documents_table(docs), gr.update(choices=ids, value=None), gr.update(choices=ids, value=fix),
+                cards, gloss, gr.update(choices=self.chat.document_choices(docs)))
+
+    # ----- access ------------------------------------------------------------------------------------
     def is_admin(self, token: str) -> bool:
         return bool(self.settings.admin_token) and hmac.compare_digest(
             (token or "").encode("utf-8"), self.settings.admin_token.encode("utf-8"))
@@ -308,79 +394,60 @@ class AdminHandlers:
             return "Réservé à l'administrateur : saisissez le mot de passe administrateur."
         return "Mot de passe administrateur incorrect : opération refusée."
 
-    def _changed(self, message: str, kind: str = "ok") -> tuple:
-        """After a change of the corpus: (status, documents table, delete choices, cards, glossary)."""
-        cards, gloss = self.discover_html()
-        table, ids = self.documents_state()
-        return render.status(message, kind), table, gr.update(choices=ids, value=None), cards, gloss
+    # ----- page load and the indexing job ---------------------------------------------------------
+    def on_load(self):
+        """Outputs (the six views, admin status, job timer): what the index holds now, and the indexing
+        job's state (a page reloaded during a job follows it)."""
+        job = self.jobs.current()
+        shown = ""
+        if job and job.running:
+            shown = _job_running(job)
+        elif job:
+            ended = datetime.fromtimestamp(job.finished).strftime("%H:%M")
+            shown = _multiline(render.status(f"Dernière indexation, terminée à {ended} : {job.message}", job.kind))
+        return (*self.views(), shown, gr.Timer(active=bool(job and job.running)))
 
     def on_upload(self, token, file, title, publisher, date, many=None):
-        """Generator: outputs (admin status, documents table, delete choices, cards, glossary)."""
-        skip = gr.skip()
+        """Generator: starts the indexing job, then follows it; outputs (admin status, the six views, job
+        timer). The job runs on the server: closing the page stops only this following (a page loaded
+        while the job runs follows it with the timer, on_job_tick)."""
+        skip = (gr.skip(),) * 7
         file = many or file  # the several-files box first when both are filled
-        refused = self.refusal(token) or (None if file else "Choisissez d'abord un fichier à ajouter.")
+        refused = (self.refusal(token) or (None if file else "Choisissez d'abord un fichier à ajouter.")
+                   or self.jobs.busy_message())
         if refused:
-            yield render.status(refused, "error"), skip, skip, skip, skip
+            yield render.status(refused, "error"), *skip
             return
-        # Several files, or a .zip of a folder, go through add_documents in one indexing run.
-        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (file if isinstance(file, list) else [file]) if f]
-        single = len(paths) == 1 and paths[0].suffix.lower() != documents.ZIP_SUFFIX
-        name = paths[0].name if len(paths) == 1 else f"{len(paths)} fichiers"
-        yield render.status(f"Vérification de « {name} »…"), skip, skip, skip, skip
-        outcome: dict = {}
-        for text in self._indexing(paths, single, name, {"title": title, "publisher": publisher, "date": date}, outcome):
-            yield render.status(text), skip, skip, skip, skip
-        if "error" in outcome:
-            log.info("upload refused: %s", outcome["error"])
-            yield render.status(outcome["error"], "error"), skip, skip, skip, skip
-            return
-        result = outcome["result"]
-        log.info("upload: %s", result.message)
+        files = file if isinstance(file, list) else [file]
+        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in files if f]
         try:
-            get_retriever(self.settings, refresh=True)
+            job = self.jobs.start([(p, p.name) for p in paths],
+                                  {"title": title, "publisher": publisher, "date": date})
         except AssistantError as exc:
-            log.warning("retriever refresh failed: %s", exc)
-        if single:
-            yield self._changed(result.message, "ok" if result.added else "info")
+            log.info("upload refused: %s", exc)
+            yield render.status(str(exc), "error"), *skip
             return
-        # one line per kind of outcome
-        kind = "ok" if result.added or result.updated else ("error" if result.refused else "info")
-        shown, *rest = self._changed(result.message, kind)
-        yield (shown.replace('<div class="status', '<div style="white-space: pre-line" class="status', 1), *rest)
+        log.info("upload: index job %s started (%s)", job.number, job.name)
+        shown = None
+        while job.running:
+            if job.progress != shown:
+                shown = job.progress
+                yield _job_running(job), *skip
+            time.sleep(JOB_POLL)
+            job = self.jobs.current()
+        yield self.on_job_tick()
 
-    def _indexing(self, paths: list[Path], single: bool, name: str, meta: dict, outcome: dict) -> Iterator[str]:
-        """Index in a thread, yielding progress lines; `outcome` gets "result" or a French "error"."""
-        events: queue.Queue = queue.Queue()
+    def on_job_tick(self):
+        """Outputs (admin status, the six views, job timer): the job's progress, then its end with
+        every view read again."""
+        job = self.jobs.current()
+        if job is None:
+            return ("", *([gr.skip()] * 6), gr.Timer(active=False))
+        if job.running:
+            return (_job_running(job), *([gr.skip()] * 6), gr.skip())
+        return (_multiline(render.status(job.message, job.kind)), *self.views(), gr.Timer(active=False))
 
-        def progress(event, **info):
-            events.put((event, info))
-
-        def work():
-            try:
-                if single:
-                    outcome["result"] = documents.add_document(self.settings, paths[0], name, meta, progress)
-                else:
-                    outcome["result"] = documents.add_documents(self.settings, [(p, p.name) for p in paths], progress)
-            except AssistantError as exc:
-                outcome["error"] = str(exc)
-            except Exception as exc:  # never a traceback in the page
-                log.exception("upload failed")
-                outcome["error"] = f"« {name} » : échec inattendu de l'indexation ({type(exc).__name__})."
-            finally:
-                events.put(("finished", {}))
-
-        threading.Thread(target=work, daemon=True).start()
-        embedded = 0
-        while True:
-            event, info = events.get()
-            if event == "finished":
-                return
-            if event == "embedded":
-                embedded += info.get("count", 0)
-                yield f"Indexation de « {name} » : {embedded} passages calculés…"
-            elif event == "start":
-                yield f"Indexation de « {name} » : lecture et découpage du document…"
-
+    # ----- deleting, correcting -------------------------------------------------------------------------
     def on_choose_delete(self, doc_id):
         """The confirmation box of a deletion: names the chosen document and its passage count, unticked."""
         try:
@@ -392,28 +459,29 @@ class AdminHandlers:
         return gr.update(visible=True, value=False, label=render.delete_confirmation(doc))
 
     def on_delete(self, token, doc_id, confirmed):
-        """Outputs (admin status, documents table, delete choices, cards, glossary, confirmation box)."""
-        skip = gr.skip()
-        refused = self.refusal(token) or (None if doc_id else "Choisissez le document à supprimer.")
+        """Outputs (admin status, the six views, confirmation box)."""
+        skip = (gr.skip(),) * 7
+        refused = (self.refusal(token) or (None if doc_id else "Choisissez le document à supprimer.")
+                   or self.jobs.busy_message())
         if refused:
-            return render.status(refused, "error"), skip, skip, skip, skip, skip
+            return render.status(refused, "error"), *skip
         try:
             doc = self.find_document(doc_id)
         except AssistantError as exc:
-            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
+            return render.status(str(exc), "error"), *skip
         if doc is None:
-            return render.status(f"Document introuvable : {doc_id}.", "error"), skip, skip, skip, skip, skip
+            return render.status(f"Document introuvable : {doc_id}.", "error"), *skip
         if not confirmed:
-            return (render.status(f"Suppression de « {doc['title']} » ({doc['doc_id']}, {doc['chunks']} passages) "
-                                  "non faite : cochez la case de confirmation, puis cliquez de nouveau sur "
-                                  "« Supprimer ».", "error"), skip, skip, skip, skip, skip)
+            return (render.status(f"Suppression de « {doc['title']} » ({doc['doc_id']}, "
+                                  f"{render.passage_count(doc['chunks'])}) non faite : cochez la case de "
+                                  "confirmation, puis cliquez de nouveau sur « Supprimer ».", "error"), *skip)
         try:
             message = documents.delete_document(self.settings, doc_id)
-            get_retriever(self.settings, refresh=True)
+            self.reload_retriever()
         except AssistantError as exc:
-            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
+            return render.status(str(exc), "error"), *skip
         log.info("delete: %s", message)
-        return (*self._changed(message), gr.update(visible=False, value=False))
+        return render.status(message, "ok"), *self.views(), gr.update(visible=False, value=False)
 
     def on_choose_fix(self, doc_id):
         """The correction fields, filled with the document's current title, publisher and date."""
@@ -428,30 +496,23 @@ class AdminHandlers:
                 "" if doc["date"] == "non datée" else doc["date"])
 
     def on_fix(self, token, doc_id, title, publisher, date):
-        """Outputs (admin status, documents table, delete choices, cards, glossary, correction choices)."""
-        skip = gr.skip()
-        refused = self.refusal(token) or (None if doc_id else "Choisissez le document à corriger.")
+        """Outputs (admin status, the six views)."""
+        skip = (gr.skip(),) * 6
+        refused = (self.refusal(token) or (None if doc_id else "Choisissez le document à corriger.")
+                   or self.jobs.busy_message())
         if refused:
-            return render.status(refused, "error"), skip, skip, skip, skip, skip
+            return render.status(refused, "error"), *skip
         try:
             message = documents.update_metadata(self.settings, doc_id, title=title, date=date, publisher=publisher)
-            get_retriever(self.settings, refresh=True)
+            self.reload_retriever()
         except AssistantError as exc:
-            return render.status(str(exc), "error"), skip, skip, skip, skip, skip
+            return render.status(str(exc), "error"), *skip
         except Exception as exc:  # never a traceback in the page
             log.exception("metadata correction failed")
             return (render.status(f"« {doc_id} » : échec inattendu de la correction ({type(exc).__name__}) ; "
-                                  "le manifeste est inchangé.", "error"), skip, skip, skip, skip, skip)
+                                  "le manifeste est inchangé.", "error"), *skip)
         log.info("metadata: %s", message)
-        changed = self._changed(message)
-        return (*changed, gr.update(choices=changed[2]["choices"], value=doc_id))
-
-    def fix_choices(self):
-        """After a change of the corpus: the correction list and the chat's document filter."""
-        try:
-            return gr.update(choices=self.documents_state()[1]), gr.update(choices=self.chat.document_choices())
-        except AssistantError:
-            return gr.skip(), gr.skip()
+        return render.status(message, "ok"), *self.views(fix_value=doc_id)
 
     def on_export_feedback(self, token):
         refused = self.refusal(token)
@@ -468,18 +529,26 @@ class AdminHandlers:
         return (render.status(f"{n} avis exportés au format du jeu d'évaluation (JSONL).", "ok"),
                 gr.update(value=str(path), visible=True))
 
-    def on_refresh(self):
-        table, ids = self.documents_state()
-        return table, gr.update(choices=ids)
+
+def _multiline(status_html: str) -> str:
+    # A batch's outcome is one line per kind of outcome.
+    return status_html.replace('<div class="status', '<div style="white-space: pre-line" class="status', 1)
+
+
+def _job_running(job: documents.IndexJob) -> str:
+    return render.status(f"{job.progress} L'indexation se poursuit sur le serveur même si vous fermez cette page.")
 
 
 # ----- the page -----------------------------------------------------------------------------------
-def _filters(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
+LOADING = render.status("Lecture de l'index…")  # until the page's load event reads the registry
+
+
+def _filters(ui: SimpleNamespace) -> None:
     # Collapsed: most questions are about the whole corpus.
     with gr.Accordion("Filtres", open=False, elem_id="filters"):
         # Typed values are allowed: the library also takes words of a title, and a document deleted while
         # chosen reaches the library's French message instead of Gradio's own error.
-        ui.filter_docs = gr.Dropdown(choices=doc_choices, value=[], multiselect=True, allow_custom_value=True,
+        ui.filter_docs = gr.Dropdown(choices=[], value=[], multiselect=True, allow_custom_value=True,
                                      label="Documents",
                                      info="Aucun document choisi : la recherche porte sur tous.",
                                      elem_id="filter-docs")
@@ -490,7 +559,7 @@ def _filters(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
                                   elem_id="filter-until")
 
 
-def _chat_tab(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
+def _chat_tab(ui: SimpleNamespace) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             ui.chatbot = gr.Chatbot(
@@ -510,18 +579,19 @@ def _chat_tab(ui: SimpleNamespace, doc_choices: list[tuple[str, str]]) -> None:
                                               interactive=False, elem_id="export")
             ui.copy_text = gr.Textbox(visible="hidden", elem_id="copy-text")
             ui.status = gr.HTML(render.status(""), elem_id="status")
-            _filters(ui, doc_choices)
-            with gr.Group(visible=False) as ui.comment_box:
+            # Right under the status that thanks for the avis, and scrolled into view when it opens.
+            with gr.Group(visible=False, elem_id="comment-box") as ui.comment_box:
                 ui.comment = gr.Textbox(label="Commentaire sur la réponse notée (facultatif)",
                                         placeholder="Ce qui manque, ce qui est faux… sans donnée personnelle.",
                                         lines=2, elem_id="comment")
                 ui.comment_send = gr.Button("Envoyer le commentaire", elem_id="comment-send")
+            _filters(ui)
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             ui.panel = gr.HTML(render.sources_panel([]), elem_id="sources", js_on_load=None)
 
 
-def _discover_tab(ui: SimpleNamespace, themes, cards0: str, glossary0: str) -> None:
+def _discover_tab(ui: SimpleNamespace, themes) -> None:
     gr.Markdown("## Questions pour commencer\nUn clic pose la question dans l'onglet « Poser une question ».")
     ui.starters = []
     with gr.Row(elem_id="starters"):
@@ -531,21 +601,22 @@ def _discover_tab(ui: SimpleNamespace, themes, cards0: str, glossary0: str) -> N
                 for item in theme.questions:
                     ui.starters.append((gr.Button(item["q"], size="sm", elem_classes=["starter"]), item["q"]))
     gr.Markdown("## Les documents du corpus")
-    ui.cards = gr.HTML(cards0, elem_id="cards", js_on_load=None)
+    ui.cards = gr.HTML(LOADING, elem_id="cards", js_on_load=None)
     gr.Markdown("## Sigles et acronymes")
-    ui.gloss = gr.HTML(glossary0, elem_id="glossary", js_on_load=None)
+    ui.gloss = gr.HTML(LOADING, elem_id="glossary", js_on_load=None)
 
 
-def _documents_tab(ui: SimpleNamespace, settings: Settings, table0: str, ids0: list) -> None:
+def _documents_tab(ui: SimpleNamespace, settings: Settings) -> None:
     gr.Markdown("## Documents indexés")
-    ui.table = gr.HTML(table0, elem_id="documents-table", js_on_load=None)
-    ui.refresh = gr.Button("Actualiser la liste", size="sm")
+    ui.table = gr.HTML(LOADING, elem_id="documents-table", js_on_load=None)
+    ui.refresh = gr.Button("Actualiser la liste", size="sm", elem_id="refresh-documents")
     with gr.Accordion("Administration (réservé à l'administrateur)", open=False, elem_id="admin"):
         ui.token = gr.Textbox(label="Mot de passe administrateur", type="password", elem_id="admin-token")
         gr.Markdown(f"Formats acceptés : {', '.join(documents.UPLOAD_SUFFIXES)}, ou un dossier compressé en "
                     f".zip — {settings.upload_max_mb} Mo au plus par fichier ; plusieurs fichiers peuvent être "
                     "déposés ensemble dans la seconde zone. Un fichier de même nom remplace l'ancienne "
-                    "version ; un fichier identique à un document présent n'est pas ajouté deux fois.")
+                    "version ; un fichier identique à un document présent n'est pas ajouté deux fois. "
+                    "L'indexation se fait sur le serveur : elle se poursuit si vous fermez la page.")
         ui.upload = gr.File(label="Document à ajouter (ou un dossier en .zip)", type="filepath", elem_id="upload")
         ui.upload_many = gr.File(label="Ou plusieurs documents à la fois", type="filepath",
                                  file_count="multiple", elem_id="upload-many")
@@ -554,15 +625,16 @@ def _documents_tab(ui: SimpleNamespace, settings: Settings, table0: str, ids0: l
             ui.up_publisher = gr.Textbox(label="Éditeur (facultatif, un seul fichier)")
             ui.up_date = gr.Textbox(label="Date (facultatif, un seul fichier, AAAA-MM-JJ)")
         ui.add = gr.Button("Ajouter et indexer", variant="primary", elem_id="add-document")
+        ui.job_timer = gr.Timer(1.0, active=False)  # follows the indexing job while it runs
         with gr.Row():
             # No document chosen at first: a deletion is always an explicit choice.
-            ui.to_delete = gr.Dropdown(choices=ids0, value=None, label="Document à supprimer", elem_id="delete-choice")
+            ui.to_delete = gr.Dropdown(choices=[], value=None, label="Document à supprimer", elem_id="delete-choice")
             ui.delete = gr.Button("Supprimer", variant="stop", elem_id="delete-document")
         ui.confirm_delete = gr.Checkbox(value=False, visible=False, label="Je confirme la suppression",
                                         elem_id="delete-confirm")
         gr.Markdown("**Corriger les métadonnées** — écrites dans corpus/manifest.toml ; un champ vide "
                     "reprend ce que dit le fichier (propriétés, premier titre, nom du fichier).")
-        ui.to_fix = gr.Dropdown(choices=ids0, value=None, label="Document à corriger", elem_id="fix-choice")
+        ui.to_fix = gr.Dropdown(choices=[], value=None, label="Document à corriger", elem_id="fix-choice")
         with gr.Row():
             ui.fix_title = gr.Textbox(label="Titre", elem_id="fix-title")
             ui.fix_publisher = gr.Textbox(label="Éditeur", elem_id="fix-publisher")
@@ -571,6 +643,15 @@ def _documents_tab(ui: SimpleNamespace, settings: Settings, table0: str, ids0: l
         ui.admin_status = gr.HTML(render.status(""), elem_id="admin-status")
         ui.export_fb = gr.Button("Exporter les avis (JSONL, format du jeu d'évaluation)", elem_id="export-feedback")
         ui.feedback_file = gr.File(label="Avis exportés", visible=False, elem_id="feedback-file")
+
+
+# After a 👍/👎 the comment box opens: bring it into view (on a phone it is below the fold).
+SHOW_COMMENT_JS = """() => { setTimeout(() => {
+  const box = document.querySelector('#comment'), end = document.querySelector('#comment-send');
+  if (!box || !end || end.offsetParent === null) return;
+  const top = box.getBoundingClientRect().top, bottom = end.getBoundingClientRect().bottom;
+  if (top < 0 || bottom > window.innerHeight) box.scrollIntoView({block: 'center'});
+}, 100); }"""
 
 
 def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
@@ -586,7 +667,8 @@ def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
         show_progress="hidden")
     ui.new.click(chat.on_new, None, reset_outputs, show_progress="hidden")
     ui.chatbot.clear(chat.on_new, None, reset_outputs, show_progress="hidden")  # the chat's own bin icon
-    ui.chatbot.like(chat.on_like, [ui.turns], [ui.status, ui.turns, ui.comment_box, ui.rated], show_progress="hidden")
+    ui.chatbot.like(chat.on_like, [ui.turns], [ui.status, ui.turns, ui.comment_box, ui.rated],
+                    show_progress="hidden").then(None, None, None, js=SHOW_COMMENT_JS)
     ui.comment_send.click(chat.on_comment, [ui.comment, ui.turns, ui.rated], [ui.status, ui.comment],
                           show_progress="hidden")
     for button, question in ui.starters:
@@ -594,34 +676,25 @@ def _wire_chat(ui: SimpleNamespace, chat: ChatHandlers) -> None:
                      show_progress="hidden").then(chat.on_send, ask_inputs, ask_outputs, **options)
 
 
-def _wire_admin(ui: SimpleNamespace, admin: AdminHandlers) -> None:
-    admin_outputs = [ui.admin_status, ui.table, ui.to_delete, ui.cards, ui.gloss]
+def _wire_admin(ui: SimpleNamespace, admin: AdminHandlers, blocks: gr.Blocks) -> None:
+    views = [ui.table, ui.to_delete, ui.to_fix, ui.cards, ui.gloss, ui.filter_docs]
+    blocks.load(admin.on_load, None, views + [ui.admin_status, ui.job_timer], show_progress="hidden")
     ui.add.click(admin.on_upload, [ui.token, ui.upload, ui.up_title, ui.up_publisher, ui.up_date, ui.upload_many],
-                 admin_outputs, concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix, ui.filter_docs],
-                                                       show_progress="hidden")
+                 [ui.admin_status] + views + [ui.job_timer], show_progress="hidden", concurrency_limit=None)
+    ui.job_timer.tick(admin.on_job_tick, None, [ui.admin_status] + views + [ui.job_timer], show_progress="hidden",
+                      concurrency_limit=None)
     ui.to_delete.change(admin.on_choose_delete, [ui.to_delete], [ui.confirm_delete], show_progress="hidden")
-    ui.delete.click(admin.on_delete, [ui.token, ui.to_delete, ui.confirm_delete], admin_outputs + [ui.confirm_delete],
-                    concurrency_limit=1).then(admin.fix_choices, None, [ui.to_fix, ui.filter_docs],
-                                              show_progress="hidden")
+    ui.delete.click(admin.on_delete, [ui.token, ui.to_delete, ui.confirm_delete],
+                    [ui.admin_status] + views + [ui.confirm_delete], concurrency_limit=1)
     ui.to_fix.change(admin.on_choose_fix, [ui.to_fix], [ui.fix_title, ui.fix_publisher, ui.fix_date],
                      show_progress="hidden")
     ui.fix.click(admin.on_fix, [ui.token, ui.to_fix, ui.fix_title, ui.fix_publisher, ui.fix_date],
-                 admin_outputs + [ui.to_fix], concurrency_limit=1).then(
-        lambda: admin.fix_choices()[1], None, [ui.filter_docs], show_progress="hidden")
+                 [ui.admin_status] + views, concurrency_limit=1)
     ui.export_fb.click(admin.on_export_feedback, [ui.token], [ui.admin_status, ui.feedback_file])
-    ui.refresh.click(admin.on_refresh, None, [ui.table, ui.to_delete])
+    ui.refresh.click(admin.views, None, views, show_progress="hidden")
 
 
 def _page(settings: Settings, admin: AdminHandlers) -> tuple[gr.Blocks, SimpleNamespace]:
-    cards0, glossary0 = admin.discover_html()
-    try:
-        table0, ids0 = admin.documents_state()
-    except AssistantError as exc:
-        table0, ids0 = render.status(str(exc), "error"), []
-    try:
-        doc_choices = admin.chat.document_choices()
-    except AssistantError:
-        doc_choices = []
     ui = SimpleNamespace()
     with gr.Blocks(title="Assistant solidarités", analytics_enabled=False) as blocks:
         gr.Markdown("# Assistant solidarités\nRéponses tirées des documents du corpus, chaque phrase appuyée "
@@ -631,13 +704,13 @@ def _page(settings: Settings, admin: AdminHandlers) -> tuple[gr.Blocks, SimpleNa
         ui.rated = gr.State(None)
         with gr.Tabs() as ui.tabs:
             with gr.Tab("Poser une question", id="chat"):
-                _chat_tab(ui, doc_choices)
+                _chat_tab(ui)
             with gr.Tab("Découvrir", id="discover"):
-                _discover_tab(ui, admin.themes, cards0, glossary0)
+                _discover_tab(ui, admin.themes)
             with gr.Tab("Documents", id="documents"):
-                _documents_tab(ui, settings, table0, ids0)
+                _documents_tab(ui, settings)
         _wire_chat(ui, ChatHandlers(admin.chat))
-        _wire_admin(ui, admin)
+        _wire_admin(ui, admin, blocks)
     return blocks, ui
 
 

@@ -109,9 +109,11 @@ class ChatController:
         self._store: FeedbackStore | None = None
 
     # ----- asking -------------------------------------------------------------------------------
-    def document_choices(self) -> list[tuple[str, str]]:
-        """(title, doc id) of each indexed document, for the filter's multi-select."""
-        return [(d["title"] or d["doc_id"], d["doc_id"]) for d in documents.list_documents(self.settings)]
+    def document_choices(self, docs: list[dict] | None = None) -> list[tuple[str, str]]:
+        """(title, doc id) of each indexed document (or of `docs`, as list_documents gives them), for the
+        filter's multi-select."""
+        docs = documents.list_documents(self.settings) if docs is None else docs
+        return [(d["title"] or d["doc_id"], d["doc_id"]) for d in docs]
 
     def build_filter(self, docs=(), since: str = "", until: str = "") -> Filter | None:
         """The search filter of the « Filtres » panel, checked against the index (QuestionError in French)."""
@@ -160,14 +162,15 @@ class ChatController:
         turn_index = len(turns)
         messages += [{"role": "user", "content": render.md_text(question)},
                      {"role": "assistant", "content": "Recherche des passages…"}]
-        pending = {"question": question, "passages": [], "status": "Recherche des passages dans les documents…"}
+        pending = {"question": question, "passages": [], "status": "Recherche des passages dans les documents…",
+                   "searching": True}
         yield ChatView(list(messages), "", True, render.sources_panel(turns, pending), Notice("Recherche en cours…"))
         result, raw, last = None, "", 0.0
         events = stream(question, history(turns), self.settings, filters)
         try:
             for event in events:
                 if event["type"] == "sources":
-                    pending["passages"] = event["passages"]
+                    pending["passages"], pending["searching"] = event["passages"], False
                     pending["status"] = ("Le modèle termine la réponse à une autre question ; la vôtre suit…"
                                          if generation_lock.locked() else "Rédaction de la réponse…")
                     messages[-1] = {"role": "assistant", "content": "Rédaction de la réponse…"}

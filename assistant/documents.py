@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -446,6 +447,150 @@ def _restore(target: Path, backup: Path | None) -> None:
         target.unlink(missing_ok=True)
 
 
+# ----- indexing uploads as a job of the server ------------------------------------------------
+@dataclass
+class IndexJob:
+    """One indexing run of uploaded files. It runs in a thread of the server, so it ends whether or
+    not a page still waits for it; pages read its state (a reloaded page too)."""
+
+    number: int
+    name: str  # « rapport.pdf » or « 3 fichiers »
+    started: float
+    state: str = "running"  # running, done, failed
+    progress: str = ""  # the last progress line, in French
+    message: str = ""  # once ended: the outcome, in French
+    kind: str = "info"  # the outcome's status colour: ok, info, error
+    finished: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class IndexJobs:
+    """The indexing jobs of one server, one at a time (one writer of the index). `after` runs in the
+    job once the index holds the files and before the job counts as ended (the web app reopens its
+    retriever there, so that an ended job's documents are searchable)."""
+
+    def __init__(self, settings: Settings, after: Callable[[], None] | None = None):
+        self.settings, self.after = settings, after
+        self._lock = threading.Lock()
+        self._job: IndexJob | None = None
+        self._thread: threading.Thread | None = None
+
+    def current(self) -> IndexJob | None:
+        """A copy of the running job, else of the last one (None before the first)."""
+        with self._lock:
+            return None if self._job is None else IndexJob(**self._job.__dict__)
+
+    def running(self) -> IndexJob | None:
+        job = self.current()
+        return job if job and job.running else None
+
+    def busy_message(self) -> str | None:
+        """Why a change of the corpus must wait, or None."""
+        job = self.running()
+        return (f"Une indexation est en cours (« {job.name} ») : attendez qu'elle se termine, puis réessayez."
+                if job else None)
+
+    def start(self, uploads: list[tuple[Path, str]], meta: dict | None = None) -> IndexJob:
+        """Start indexing `uploads` ((file, name given by the user)); `meta` (title, publisher, date)
+        only for a single file. A file refused by the checks that need no parsing is refused here,
+        before any job starts (UploadError)."""
+        uploads = [(Path(f), n) for f, n in uploads]
+        if not uploads:
+            raise UploadError("Choisissez d'abord un fichier à ajouter.")
+        single = len(uploads) == 1 and not safe_name(uploads[0][1]).lower().endswith(ZIP_SUFFIX)
+        if single:
+            check_upload(uploads[0][0], uploads[0][1], self.settings)
+        name = uploads[0][1] if len(uploads) == 1 else f"{len(uploads)} fichiers"
+        with self._lock:
+            if self._job is not None and self._job.running:
+                raise UploadError(f"Une indexation est déjà en cours (« {self._job.name} ») : attendez qu'elle "
+                                  "se termine, puis réessayez.")
+            # The job's own copies: the page's upload files may be cleaned up once the page is gone.
+            staging = Path(tempfile.mkdtemp(prefix="assistant-job-"))
+            try:
+                staged = []
+                for i, (f, n) in enumerate(uploads):
+                    shutil.copyfile(f, staging / f"{i}{Path(safe_name(n)).suffix}")
+                    staged.append((staging / f"{i}{Path(safe_name(n)).suffix}", n))
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise UploadError(f"« {name} » : fichier reçu illisible ({exc.strerror or exc}).") from exc
+            number = self._job.number + 1 if self._job else 1
+            self._job = IndexJob(number, name, time.time(), progress=f"Vérification de « {name} »…")
+            self._thread = threading.Thread(target=self._run, args=(self._job, staged, single, meta or {}, staging),
+                                            name=f"index-job-{number}", daemon=True)
+            self._thread.start()
+            return IndexJob(**self._job.__dict__)
+
+    def wait(self, timeout: float | None = None) -> IndexJob | None:
+        """The job once ended (or still running after `timeout` seconds)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.current()
+
+    def _set(self, job: IndexJob, **fields) -> None:
+        with self._lock:
+            for k, v in fields.items():
+                setattr(job, k, v)
+
+    def _run(self, job: IndexJob, staged: list[tuple[Path, str]], single: bool, meta: dict, staging: Path) -> None:
+        counted = {"files": 0, "total": 0, "embedded": 0, "sentences": 0}
+
+        def progress(event, **info):
+            step = None
+            if event == "start":
+                counted["total"] = info.get("total", 0)
+            elif event == "advance":
+                counted["files"] += 1
+            elif event == "embedded":
+                counted["embedded"] += info.get("count", 0)
+            elif event == "ocr":
+                step = f"lecture des pages scannées ({info.get('done', 0)} sur {info.get('total', 0)})"
+            elif event == "sentences":  # after the passages: the phrases the answer is chosen from
+                counted["sentences"] += info.get("count", 0)
+                step = f"{counted['sentences']} phrases sur {info.get('total', 0)} calculées"
+            else:
+                return
+            if step is None:
+                step = (f"{counted['embedded']} passages calculés" if counted["embedded"]
+                        else "lecture et découpage du document")
+            of = (f" (fichier {min(counted['files'] + 1, counted['total'])} sur {counted['total']})"
+                  if counted["total"] > 1 and event != "sentences" else "")
+            self._set(job, progress=f"Indexation de « {job.name} »{of} : {step}…")
+
+        try:
+            if single:
+                result = add_document(self.settings, *staged[0], meta, progress)
+                message, kind = result.message, "ok" if result.added else "info"
+            else:
+                result = add_documents(self.settings, staged, progress)
+                message = result.message
+                kind = "ok" if result.added or result.updated else ("error" if result.refused else "info")
+            if self.after is not None:
+                self._set(job, progress=f"Indexation de « {job.name} » : mise à jour de la recherche…")
+                try:
+                    self.after()
+                except AssistantError as exc:  # indexed, but this server searches the old index
+                    log.warning("index job %s: search not reloaded: %s", job.number, exc)
+                    message += f" Attention : la recherche n'a pas pu être rechargée ({exc})."
+                    kind = "error"
+            log.info("index job %s ended: %s", job.number, message.replace("\n", " | "))
+            self._set(job, state="done", message=message, kind=kind, finished=time.time())
+        except AssistantError as exc:
+            log.info("index job %s refused: %s", job.number, exc)
+            self._set(job, state="failed", message=str(exc), kind="error", finished=time.time())
+        except Exception as exc:  # never a traceback in the page
+            log.exception("index job %s failed", job.number)
+            self._set(job, state="failed", kind="error", finished=time.time(),
+                      message=f"« {job.name} » : échec inattendu de l'indexation ({type(exc).__name__}).")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def delete_document(settings: Settings, doc_id: str) -> str:
     """Remove one document from the corpus and the index; returns a French message."""
     from .ingest import ingest
@@ -563,11 +708,26 @@ def _chunk_count(settings: Settings, doc_id: str) -> int:
     return len(rec.chunk_ids) if rec else 0
 
 
-def list_documents(settings: Settings) -> list[dict]:
-    """Indexed documents with their passage counts, newest date first."""
+def index_state(settings: Settings) -> tuple:
+    """What the index holds now (generation, each document's hash and indexing time): equal to
+    `records_state` of a retriever opened on it exactly when that retriever serves the same documents."""
+    from .store import Store
+
+    store = Store(settings)
+    ready = store.ready_generation()
+    return records_state(ready[0], store.documents(ready[0])) if ready else (None, ())
+
+
+def records_state(generation, records: dict) -> tuple:
+    return generation, tuple(sorted((d, r.doc_hash, r.ingested_at) for d, r in records.items()))
+
+
+def list_documents(settings: Settings, records: dict | None = None) -> list[dict]:
+    """Indexed documents with their passage counts, newest date first: the index registry's, or
+    those of `records` (the registry a retriever was opened on, so that what is listed is searchable)."""
     manifest = read_manifest(settings.corpus_dir) if settings.corpus_dir.is_dir() else {}
     out = []
-    for doc_id, rec in _registry(settings).items():
+    for doc_id, rec in (_registry(settings) if records is None else records).items():
         entry = manifest.get(doc_id) or manifest.get(Path(doc_id).name) or {}
         out.append({
             "doc_id": doc_id, "title": rec.title, "publisher": rec.publisher, "date": rec.date,

@@ -90,7 +90,8 @@ def answer_message(turn: int, result: dict) -> str:
     if result.get("refused"):
         closest = result.get("closest") or []
         if result.get("outcome") == "check":
-            lines = ['<div class="refusal check"><strong>Pas de réponse directe : voici les passages les plus '
+            # not « check »: Gradio's Markdown hides that class (its code-copy tick)
+            lines = ['<div class="refusal to-check"><strong>Pas de réponse directe : voici les passages les plus '
                      'proches.</strong>']
             checked = result.get("highlight") or []
             if checked:  # the sentences an answer would have shown, not stated as one
@@ -213,8 +214,10 @@ def _passage_block(turn: int, n: int, passage: dict, citation: dict | None, open
     )
 
 
-def turn_sources(turn: int, question: str, passages: list[dict], result: dict | None, status: str = "") -> str:
-    """The passages of one turn; cited ones open, with their supporting sentences marked."""
+def turn_sources(turn: int, question: str, passages: list[dict], result: dict | None, status: str = "",
+                 searching: bool = False) -> str:
+    """The passages of one turn; cited ones open, with their supporting sentences marked. While `searching`,
+    an empty list is not yet « Aucun passage trouvé »."""
     citations = {c["n"]: c for c in (result or {}).get("citations", [])}
     refused = bool(result and result.get("refused"))
     head = f'<div class="turn-q">Question : {esc(question)}</div>'
@@ -224,7 +227,7 @@ def turn_sources(turn: int, question: str, passages: list[dict], result: dict | 
         head += ('<div class="refusal">Aucune réponse n\'a été trouvée dans les documents. '
                  "Voici les passages les plus proches :</div>")
     if not passages:
-        return head + '<p class="empty">Aucun passage trouvé.</p>'
+        return head + ("" if searching else '<p class="empty">Aucun passage trouvé.</p>')
     blocks = []
     for i, p in enumerate(passages, 1):
         open_ = i in citations or (refused and i <= len(result.get("closest") or []))  # what the refusal names
@@ -243,7 +246,8 @@ def sources_panel(turns: list[dict], pending: dict | None = None) -> str:
     if pending is not None:
         items.append((len(turns), pending))
     for index, (i, t) in enumerate(reversed(items)):
-        inner = turn_sources(i, t["question"], t.get("passages", []), t.get("result"), t.get("status", ""))
+        inner = turn_sources(i, t["question"], t.get("passages", []), t.get("result"), t.get("status", ""),
+                             t.get("searching", False))
         if index == 0:
             out.append(f'<section class="turn current" id="turn-{i}">{inner}</section>')
         else:
@@ -253,6 +257,11 @@ def sources_panel(turns: list[dict], pending: dict | None = None) -> str:
 
 
 # ----- status line -----------------------------------------------------------------------
+def passage_count(n: int) -> str:
+    """« 1 passage », « 15 passages »."""
+    return f"{n} passage{'s' if n > 1 else ''}"
+
+
 def status(message: str, kind: str = "info") -> str:
     return f'<div class="status {kind}" role="status">{esc(message)}</div>' if message else ""
 
@@ -296,7 +305,7 @@ def cards_html(cards) -> str:
         out.append(
             f'<article class="card"><h3>{esc(c.title)}</h3>'
             f'<div class="meta">{esc(publisher(c.publisher))} — {esc(c.date)}</div>'
-            f'<div class="kind">{esc(c.kind)} · {c.chunks} passages</div>'
+            f'<div class="kind">{esc(c.kind)} · {passage_count(c.chunks)}</div>'
             + (f'<div class="themes">{"".join(f"<span>{esc(t)}</span>" for t in c.themes)}</div>' if c.themes else "")
             + (f'<div class="covers">Ce qu\'il couvre :<ul>{"".join(f"<li>{esc(h)}</li>" for h in c.headings)}</ul></div>'
                if c.headings else "")
@@ -351,13 +360,13 @@ def documents_table(docs: list[dict]) -> str:
 
 def document_choice(doc: dict) -> str:
     """A document in the deletion list: title, file and passage count."""
-    return f"{doc['title']} ({doc['doc_id']}) — {doc['chunks']} passages"
+    return f"{doc['title']} ({doc['doc_id']}) — {passage_count(doc['chunks'])}"
 
 
 def delete_confirmation(doc: dict) -> str:
     """The label of the box to tick before a deletion."""
-    return (f"Je confirme la suppression de « {doc['title']} » ({doc['doc_id']}) et de ses {doc['chunks']} "
-            "passages de l'index.")
+    its = "de son passage" if doc["chunks"] == 1 else f"de ses {doc['chunks']} passages"
+    return f"Je confirme la suppression de « {doc['title']} » ({doc['doc_id']}) et {its} de l'index."
 
 
 # ----- the document view ------------------------------------------------------------------------

@@ -176,3 +176,11 @@ def test_a_filter_that_cannot_match_is_a_french_message_and_loses_nothing(chat, 
     assert "--" not in views[0].notice.text  # the page's own labels, not the CLI's options
     assert views[0].messages is None and views[0].turns is None and views[0].question is None
     assert next(chat.ask(QUESTION, [], [], "s1")).locked is True  # the session is not left busy
+
+
+def test_while_searching_the_sources_panel_never_says_no_passage_was_found(chat):
+    first = _final(chat.ask(QUESTION, [], [], "s1"))[0]
+    assert "Recherche des passages" in first.sources and "Aucun passage trouvé" not in first.sources
+    # once searched, none found is said
+    done = render.sources_panel([], {"question": QUESTION, "passages": [], "status": "Rédaction de la réponse…"})
+    assert "Aucun passage trouvé" in done

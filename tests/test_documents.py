@@ -381,3 +381,78 @@ def test_upload_handler_takes_several_files_and_a_zip(indexed, tmp_path):
     zipped = _zip(tmp_path / "up2" / "Dossier.zip", {"Dossier/a.txt": "Le dispositif Zorglub aide les aidants.\n"})
     status = list(on_upload("jeton-admin", str(zipped), "", "", ""))[-1][0]  # a .zip in the one-file box
     assert "Dossier/a.txt" in status and (indexed.corpus_dir / "Dossier" / "a.txt").exists()
+
+
+# ----- indexing an upload as a job of the server ------------------------------------------------
+def test_an_index_job_runs_on_its_own_copy_reports_progress_and_ends_searchable(indexed, tmp_path):
+    """What the web upload starts: a thread that ends whether or not a page follows it. Its upload file
+    is deleted right after the start (a page gone, its files cleaned up): the job indexes its own copy."""
+    import tempfile
+    import time
+
+    from assistant.documents import IndexJobs, index_state, records_state
+    from assistant.retrieve import get_retriever
+
+    reloaded = []
+    jobs = IndexJobs(indexed, after=lambda: reloaded.append(get_retriever(indexed, refresh=True)))
+    before = get_retriever(indexed, refresh=True)
+    assert index_state(indexed) == records_state(before.generation, before.documents)
+    upload = _file(tmp_path, "zorglub.txt", NEW_TEXT)
+    staged = set(Path(tempfile.gettempdir()).glob("assistant-job-*"))  # other runs' (none, normally)
+    job = jobs.start([(upload, "zorglub.txt")], {"title": "Le dispositif Zorglub"})
+    upload.unlink()
+    assert job.running and "zorglub.txt" in job.progress
+    with pytest.raises(UploadError, match="déjà en cours"):  # one writer of the index at a time
+        jobs.start([(_file(tmp_path, "autre.txt", NEW_TEXT + "autre\n"), "autre.txt")])
+    assert "en cours" in jobs.busy_message()
+    progress = set()
+    while (seen := jobs.current()).running:
+        progress.add(seen.progress)
+        time.sleep(0.05)
+    assert seen.state == "done" and seen.kind == "ok" and "ajouté et indexé" in seen.message, seen
+    assert seen.finished >= seen.started and jobs.running() is None and jobs.busy_message() is None
+    assert any("passages calculés" in p or "phrases" in p for p in progress), progress
+    assert len(reloaded) == 1 and "zorglub.txt" in reloaded[0].documents  # searchable once ended
+    assert reloaded[0].search("dispositif Zorglub aidants")[0].meta["doc_id"] == "zorglub.txt"
+    # what was served before differs from the index now; the reopened retriever is in step with it
+    assert index_state(indexed) != records_state(before.generation, before.documents)
+    assert index_state(indexed) == records_state(reloaded[0].generation, reloaded[0].documents)
+    assert {d["doc_id"] for d in list_documents(indexed, before.documents)} == {ARTICLE, STRATEGY}
+    assert "zorglub.txt" in {d["doc_id"] for d in list_documents(indexed)}
+    assert set(Path(tempfile.gettempdir()).glob("assistant-job-*")) <= staged  # its copy removed
+
+
+def test_an_index_job_that_fails_ends_in_french_and_leaves_nothing(indexed, tmp_path):
+    from assistant.documents import IndexJobs
+
+    jobs = IndexJobs(indexed)
+    with pytest.raises(UploadError, match="non pris en charge"):  # the checks needing no parsing: no job
+        jobs.start([(_file(tmp_path, "virus.exe", b"MZ\x90\x00"), "virus.exe")])
+    assert jobs.current() is None
+    jobs.start([(_file(tmp_path, "casse.pdf", b"%PDF-1.4\n" + b"\x00garbage" * 200), "casse.pdf")])
+    ended = jobs.wait(300)
+    assert ended.state == "failed" and ended.kind == "error" and "casse.pdf" in ended.message, ended
+    assert not (indexed.corpus_dir / "casse.pdf").exists()
+    assert {d["doc_id"] for d in list_documents(indexed)} == {ARTICLE, STRATEGY}
+
+
+def test_the_page_views_are_read_from_the_index_at_each_load(indexed, tmp_path):
+    """The web handlers without a browser: a document indexed behind the page's back (another process,
+    a job whose page was closed) is in every view at the next page load, and searchable."""
+    from app import build
+
+    _, blocks = build(replace(indexed, admin_token="jeton-admin"))
+    on_load = next(f.fn for f in blocks.fns.values() if f.name == "on_load")
+    table, delete, fix, cards, gloss, filters, status, timer = on_load()
+    assert STRATEGY in table and "zorglub" not in table and status == ""
+    assert delete["value"] is None and {v for _, v in delete["choices"]} == {ARTICLE, STRATEGY}
+    add_document(indexed, _file(tmp_path, "zorglub.txt", NEW_TEXT), "zorglub.txt", {"title": "Le dispositif Zorglub"})
+    table, delete, fix, cards, gloss, filters, status, timer = on_load()
+    assert "zorglub.txt" in table and "Le dispositif Zorglub" in cards
+    assert delete["value"] is None and "zorglub.txt" in {v for _, v in delete["choices"]}
+    assert "zorglub.txt" in {v for _, v in fix["choices"]} and "zorglub.txt" in {v for _, v in filters["choices"]}
+    labels = [label for label, _ in delete["choices"]]
+    assert any(label.endswith("(zorglub.txt) — 1 passage") for label in labels), labels  # not « 1 passages »
+    from assistant.retrieve import get_retriever
+
+    assert get_retriever(indexed).search("dispositif Zorglub aidants")[0].meta["doc_id"] == "zorglub.txt"
