@@ -223,7 +223,10 @@ def turn_sources(turn: int, question: str, passages: list[dict], result: dict | 
     head = f'<div class="turn-q">Question : {esc(question)}</div>'
     if status:
         head += f'<div class="pending">{esc(status)}</div>'
-    if refused:
+    if refused and result.get("outcome") == "check":  # as the chat says it: not « no answer »
+        head += ('<div class="refusal to-check">Pas de réponse directe : voici les passages les plus proches, '
+                 "à vérifier.</div>")
+    elif refused:
         head += ('<div class="refusal">Aucune réponse n\'a été trouvée dans les documents. '
                  "Voici les passages les plus proches :</div>")
     if not passages:

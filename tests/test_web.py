@@ -278,6 +278,8 @@ def test_passages_to_check_are_shown_as_such(page):
     text = box.inner_text()
     assert "Pas de réponse directe" in text and "135 millions" in box.locator("mark").first.inner_text(), text
     assert "Pas de réponse directe" in page.inner_text("#status")
+    current = page.locator("#sources section.current")  # the panel says the same, not « no answer »
+    assert current.locator(".refusal.to-check").count() == 1 and "Aucune réponse" not in current.inner_text()
 
 
 # Every DOM change while answering: the last message (waiting or not), whether 👍/👎 are shown under it,
