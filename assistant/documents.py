@@ -45,8 +45,6 @@ DOCX_MAX_RATIO = 100
 DOCX_MAX_ENTRIES = 2000
 # A .zip of a folder: the same kind of limits, on the whole archive, before anything is extracted.
 # Module-level settings for now (settings.py is being restructured), each with its env variable.
-ZIP_MAX_MB = int(os.environ.get("ASSISTANT_ZIP_MAX_MB", "500"))  # total uncompressed size
-ZIP_MAX_FILES = int(os.environ.get("ASSISTANT_ZIP_MAX_FILES", "2000"))
 ZIP_MAX_RATIO = DOCX_MAX_RATIO
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # What each zip-based format must hold to be what its extension says.
@@ -252,7 +250,7 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return name
 
 
-def check_zip(path: Path, name: str) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+def check_zip(path: Path, name: str, max_mb: int, max_files: int) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
     """The files of a .zip with their (unsanitised) relative parts, after the checks that refuse
     the whole archive before anything is extracted: paths escaping the folder (absolute, « .. »,
     drive letters, links), encrypted entries, too many files, too large or too compressed."""
@@ -264,14 +262,14 @@ def check_zip(path: Path, name: str) -> list[tuple[zipfile.ZipInfo, tuple[str, .
     except (zipfile.BadZipFile, OSError) as exc:
         raise UploadError(f"« {name} » : cette archive .zip est corrompue ou illisible.") from exc
     files = [i for i in infos if not i.is_dir()]
-    if len(files) > ZIP_MAX_FILES:
-        raise UploadError(f"« {name} » : l'archive contient {len(files)} fichiers, plus que les {ZIP_MAX_FILES} "
+    if len(files) > max_files:
+        raise UploadError(f"« {name} » : l'archive contient {len(files)} fichiers, plus que les {max_files} "
                           "acceptés (réglage ASSISTANT_ZIP_MAX_FILES) : refusée par sécurité.")
     total = sum(i.file_size for i in files)
     packed = max(1, sum(i.compress_size for i in files))
-    if total > ZIP_MAX_MB * 1024 * 1024:
+    if total > max_mb * 1024 * 1024:
         raise UploadError(f"« {name} » : l'archive se décompresse en {total // (1024 * 1024)} Mo, plus que les "
-                          f"{ZIP_MAX_MB} Mo acceptés (réglage ASSISTANT_ZIP_MAX_MB) : refusée par sécurité.")
+                          f"{max_mb} Mo acceptés (réglage ASSISTANT_ZIP_MAX_MB) : refusée par sécurité.")
     if total / packed > ZIP_MAX_RATIO:
         raise UploadError(f"« {name} » : l'archive se décompresse {total // packed} fois plus grosse qu'elle "
                           f"n'est (au plus {ZIP_MAX_RATIO}) : refusée par sécurité (archive piégée ?).")
@@ -305,20 +303,20 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, budget: lis
             out.write(block)
 
 
-def _unpack_zip(path: Path, name: str, work: Path, result: BatchResult) -> list[tuple[Path, str]]:
+def _unpack_zip(path: Path, name: str, work: Path, result: BatchResult, settings: Settings) -> list[tuple[Path, str]]:
     """(extracted file, doc id it will have) for each document of the archive; junk and
     unsupported files are named in `result`. A folder zipped whole (one top folder) keeps its
     name; otherwise the archive's name is the folder."""
     from .corpus import SUPPORTED_SUFFIXES, junk_reason
 
-    entries = check_zip(path, name)
+    entries = check_zip(path, name, settings.zip_max_mb, settings.zip_max_files)
     if not entries:
         raise UploadError(f"« {name} » : l'archive ne contient aucun fichier.")
     tops = {parts[0] for _, parts in entries}
     nested = len(tops) == 1 and all(len(parts) > 1 for _, parts in entries)
     root = safe_name(next(iter(tops))) if nested else safe_name(Path(name).stem)
     out, seen = [], set()
-    budget = [ZIP_MAX_MB * 1024 * 1024]
+    budget = [settings.zip_max_mb * 1024 * 1024]
     hidden_dirs: set[str] = set()
     with zipfile.ZipFile(path) as zf:
         for info, parts in entries:
@@ -375,7 +373,7 @@ def add_documents(settings: Settings, uploads: list[tuple[Path, str]],
                         raise UploadError(f"« {name} » : archive trop volumineuse ({size / 1048576:.1f} Mo, maximum "
                                           f"{settings.upload_max_mb} Mo, réglage ASSISTANT_UPLOAD_MAX_MB).")
                     candidates += [(f, doc_id, f"{name}/{doc_id.partition('/')[2] or doc_id}")
-                                   for f, doc_id in _unpack_zip(upload, name, work / f"zip{len(candidates)}", result)]
+                                   for f, doc_id in _unpack_zip(upload, name, work / f"zip{len(candidates)}", result, settings)]
                 else:
                     candidates.append((upload, safe_name(name), name))
             except UploadError as exc:

@@ -154,6 +154,9 @@ class Settings:
     data_dir: Path = setting(PROJECT_DIR / "data", "ASSISTANT_DATA_DIR", "web",
                              "feedback store, answer log and app log (never committed)", home="data", location=True)
     upload_max_mb: int = setting(20, "ASSISTANT_UPLOAD_MAX_MB", "web", "largest upload accepted (MB)", low=1)
+    zip_max_mb: int = setting(500, "ASSISTANT_ZIP_MAX_MB", "web",
+                              "largest total an uploaded .zip may unpack to (MB)", low=1)
+    zip_max_files: int = setting(2000, "ASSISTANT_ZIP_MAX_FILES", "web", "most files an uploaded .zip may hold", low=1)
     rate_limit_per_minute: int = setting(12, "ASSISTANT_RATE_LIMIT", "web",
                                          "questions per browser session per minute", low=1)
     answer_log_days: int = setting(30, "ASSISTANT_ANSWER_LOG_DAYS", "web",

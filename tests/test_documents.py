@@ -330,21 +330,18 @@ def test_zip_with_paths_escaping_the_folder_is_refused_whole(indexed, tmp_path, 
     assert not Path("/etc/cron.d/evil.txt").exists()
 
 
-def test_zip_bomb_and_oversized_zips_are_refused_before_extraction(indexed, tmp_path, monkeypatch):
-    from assistant import documents
+def test_zip_bomb_and_oversized_zips_are_refused_before_extraction(indexed, tmp_path):
     from assistant.documents import add_documents
 
     bomb = _zip(tmp_path / "up" / "bombe.zip", {"a.txt": b"0" * (50 * 1024 * 1024)})
     assert bomb.stat().st_size < 200 * 1024  # small on disk, 50 MB inflated (ratio ~1000:1)
     result = add_documents(indexed, [(bomb, "bombe.zip")])
     assert "bombe.zip" in result.refused[0] and "sécurité" in result.refused[0]
-    monkeypatch.setattr(documents, "ZIP_MAX_FILES", 5)
     many = _zip(tmp_path / "up" / "nombreux.zip", {f"f{i}.txt": os.urandom(64).hex() for i in range(6)})
-    refused = add_documents(indexed, [(many, "nombreux.zip")]).refused[0]
+    refused = add_documents(replace(indexed, zip_max_files=5), [(many, "nombreux.zip")]).refused[0]
     assert "6 fichiers" in refused and "ASSISTANT_ZIP_MAX_FILES" in refused
-    monkeypatch.setattr(documents, "ZIP_MAX_MB", 1)
     big = _zip(tmp_path / "up" / "gros.zip", {"g.txt": os.urandom(700 * 1024).hex()})  # 1.4 MB, ratio ~2
-    refused = add_documents(replace(indexed, upload_max_mb=5), [(big, "gros.zip")]).refused[0]
+    refused = add_documents(replace(indexed, upload_max_mb=5, zip_max_mb=1), [(big, "gros.zip")]).refused[0]
     assert "gros.zip" in refused and "ASSISTANT_ZIP_MAX_MB" in refused
     # An archive whose entries lie about their size: never more than declared is written, and refused.
     liar = tmp_path / "up" / "menteur.zip"
