@@ -24,7 +24,7 @@ from .features import candidate_features
 from .gates import gate
 from .ground import ground
 from .lexical import analyze
-from .llm import LLMUnavailable, ModelBusy, get_chat_model, hold_model, identity
+from .llm import LLMUnavailable, ModelBusy, generates, get_chat_model, hold_model, identity
 from .outcome import HEADLINES, Outcome, Reason, say
 from .prompts import load as load_prompt
 from .retrieve import Filter, Result, clean_question, get_retriever
@@ -201,7 +201,7 @@ def bars(settings: Settings, scorer: Scorer) -> Bars:
 
 def _model(settings: Settings, needed: bool):
     """The chat model when this question needs one, else None; (model, notice)."""
-    if not needed or settings.llm_backend == "extractive":
+    if not needed or not generates(settings):
         return None, ""
     try:
         return get_chat_model(settings), ""

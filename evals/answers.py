@@ -15,6 +15,7 @@ from pathlib import Path
 from assistant.answer import answer, clean_history, search
 from assistant.answer_log import passage_refs
 from assistant.errors import AssistantError
+from assistant.llm import generates
 from assistant.replay import cache_lines, passages_from_refs
 from assistant.retrieve import Result, get_retriever
 from assistant.settings import PACKAGE_DIR, Settings, answer_independent
@@ -76,7 +77,7 @@ def _passages(retriever, refs, item: Item, result: dict, settings: Settings) -> 
 
 def is_fallback(settings: Settings, result: dict) -> bool:
     """Write style: the LLM failed (timeout, crash, server down) and the extractive answer stood in."""
-    return (settings.answer_style == "write" and settings.llm_backend != "extractive"
+    return (settings.answer_style == "write" and generates(settings)
             and result.get("outcome") == "answer" and result.get("backend") == "extractive")
 
 
