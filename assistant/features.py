@@ -282,7 +282,8 @@ def _expansions(question: str, glossary) -> set[str]:
     """Folded expansions, as the corpus spells them out, of the acronyms a question writes."""
     if glossary is None:
         return set()
-    tokens = set(fold(question).split()) | set(re.findall(r"\w+", fold(question)))
+    folded = fold(question)
+    tokens = set(folded.split()) | set(re.findall(r"\w+", folded))  # « GIP-70 » whole, « pmi ? » without its mark
     return {fold(e.expansion) for a, e in glossary.entries.items() if e.expansion and fold(a) in tokens}
 
 

@@ -125,8 +125,7 @@ class Scorer:
         """Probability that the documents answer the question (0 without candidates)."""
         if len(X) == 0:
             return 0.0
-        z = (question_row(X, p, kind) - self.q_mean) / self.q_scale
-        return float(1.0 / (1.0 + np.exp(-(z @ self.q_coef + self.q_intercept))))
+        return answerable(self.model["question"], question_row(X, p, kind))
 
     def confidence(self, X: np.ndarray, p: np.ndarray, kind: AnswerType) -> float:
         """What the decision compares with its bars: answerable x the best sentence's probability."""
@@ -174,6 +173,15 @@ def fit(X: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5, C: floa
         "C": C,
         "folds": folds,
     }
+
+
+def answerable(question_model: dict, row: np.ndarray) -> float:
+    """The question model's probability for one question row (the one definition, for serving and
+    training)."""
+    z = (np.asarray(row, dtype=np.float64) - np.asarray(question_model["mean"], dtype=np.float64)) \
+        / np.asarray(question_model["scale"], dtype=np.float64)
+    logit = z @ np.asarray(question_model["coef"], dtype=np.float64) + float(question_model["intercept"])
+    return float(1.0 / (1.0 + np.exp(-logit)))
 
 
 def fit_question(Q: np.ndarray, y: np.ndarray, C: float = 1.0) -> dict:

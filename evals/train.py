@@ -34,7 +34,7 @@ from assistant.decide import Bars, decide
 from assistant.features import candidate_features
 from assistant.gates import gate
 from assistant.retrieve import get_retriever
-from assistant.scorer import DEFAULT_PATH, Scorer, fit, fit_question, question_row, rows_hash
+from assistant.scorer import DEFAULT_PATH, Scorer, answerable, fit, fit_question, question_row, rows_hash
 from assistant.settings import PROJECT_DIR, Settings
 
 from .checks import holds_evidence, risk_coverage
@@ -117,19 +117,14 @@ def confidences(rows: Rows, p: np.ndarray, model: dict | None = None, folds: int
     from sklearn.model_selection import KFold
 
     ids, Q, y = question_rows(rows, p)
-    answerable = np.zeros(len(ids))
+    probability = np.zeros(len(ids))
     if model is not None:
-        answerable = np.array([_answerable(model, row) for row in Q])
+        probability = np.array([answerable(model, row) for row in Q])
     else:
         for train, test in KFold(n_splits=folds).split(Q):
             fold = fit_question(Q[train], y[train], C)
-            answerable[test] = [_answerable(fold, row) for row in Q[test]]
-    return {qid: float(a) * float(p[slice(*rows.questions[qid]["rows"])].max()) for qid, a in zip(ids, answerable)}
-
-
-def _answerable(model: dict, row: np.ndarray) -> float:
-    z = (row - np.asarray(model["mean"])) / np.asarray(model["scale"])
-    return float(1.0 / (1.0 + np.exp(-(z @ np.asarray(model["coef"]) + model["intercept"]))))
+            probability[test] = [answerable(fold, row) for row in Q[test]]
+    return {qid: float(a) * float(p[slice(*rows.questions[qid]["rows"])].max()) for qid, a in zip(ids, probability)}
 
 
 def question_level(rows: Rows, p: np.ndarray, confidence: dict[str, float] | None = None) -> list[dict]:

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from assistant.answer import answer
 from assistant.features import is_heading
+from assistant.outcome import Outcome
 from assistant.settings import Settings
 
 from .dataset import load
@@ -44,7 +45,7 @@ def ends_mid(sentence: str) -> bool:
 def shown(result) -> list[str]:
     if result.citations:
         return [s for c in result.citations for s in c.sentences]
-    return [h["sentence"] for h in result.highlight] if result.outcome.value == "check" else []
+    return [h["sentence"] for h in result.highlight] if result.outcome is Outcome.CHECK else []
 
 
 def check(sets: tuple[str, ...], settings: Settings) -> tuple[int, list[tuple[str, str, str]]]:
