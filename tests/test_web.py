@@ -569,16 +569,22 @@ def _jobs_ended(app) -> int:
                if "index job" in line)
 
 
-def test_an_upload_survives_its_tab_closed_and_a_reload_shows_it_everywhere(browser, app):
-    """The indexing runs on the server: the tab that started it is closed at once, a page opened later
-    follows the job to its end, and every view then holds the document without « Actualiser la liste »."""
-    ended = _jobs_ended(app)
-    first = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
-    page = first.new_page()
+def _admin_page(browser, app):
+    """A new browser context on the app, its views loaded and the admin section open: (context, page)."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     page.goto(app.url + "/")
     page.wait_for_selector("#question textarea")
     _views_loaded(page)
     _open_admin(page)
+    return context, page
+
+
+def test_an_upload_survives_its_tab_closed_and_a_reload_shows_it_everywhere(browser, app):
+    """The indexing runs on the server: the tab that started it is closed at once, a page opened later
+    follows the job to its end, and every view then holds the document without « Actualiser la liste »."""
+    ended = _jobs_ended(app)
+    first, page = _admin_page(browser, app)
     page.fill("#admin-token input", ADMIN)
     page.set_input_files("#upload input[type=file]", str(SEED_CORPUS / ANDASS))
     page.wait_for_function("() => document.querySelector('#upload').textContent.includes('.')")
@@ -588,12 +594,7 @@ def test_an_upload_survives_its_tab_closed_and_a_reload_shows_it_everywhere(brow
     first.close()
     assert _jobs_ended(app) == ended, "the indexing ended before its tab was closed: nothing was tested"
 
-    second = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 1000})
-    page = second.new_page()
-    page.goto(app.url + "/")
-    page.wait_for_selector("#question textarea")
-    _views_loaded(page)
-    _open_admin(page)
+    second, page = _admin_page(browser, app)
     # Read together: while the job runs, its document is not listed (it is not yet searchable).
     status, table = page.evaluate("""() => [document.querySelector('#admin-status').innerText,
                                             document.querySelector('#documents-table').innerText]""")
