@@ -1,9 +1,10 @@
 """Answer log: each answer the web chat or the CLI gives, kept to be replayed (`assistant replay`).
 
-It lives in the feedback store's SQLite file (table `answer_log`, schema migration 2 of
+It lives in the feedback store's SQLite file (table `answer_log`, schema migrations 2 and 3 of
 feedback.py). Every text goes through `privacy.redact` first. An entry holds the question, the
-standalone question, the retrieved passages (ids and the scores the decision reads), the model's
-raw text if any, the decision (outcome, reason code, probability, sentences shown) and the timings.
+standalone question, the search filters applied (documents, date range), the retrieved passages
+(ids and the scores the decision reads), the model's raw text if any, the decision (outcome, reason
+code, probability, sentences shown) and the timings.
 Entries older than `answer_log_days` are deleted at each write; 0 turns the log off.
 """
 
@@ -48,8 +49,10 @@ class AnswerLog:
         """None when the log is off (answer_log_days = 0)."""
         return cls(FeedbackStore.for_settings(settings), settings.answer_log_days) if settings.answer_log_days else None
 
-    def append(self, result, *, source: str, history=None, session: str = "", config: str = "") -> int:
-        """Store one AnswerResult (masked); drop the entries past retention in the same transaction."""
+    def append(self, result, *, source: str, history=None, session: str = "", config: str = "",
+               filters=None) -> int:
+        """Store one AnswerResult (masked) and the retrieve.Filter it was searched with, if any; drop the
+        entries past retention in the same transaction."""
         d = result.as_dict()
         now = datetime.now(timezone.utc)
         cutoff = (now - timedelta(days=self.days)).isoformat(timespec="seconds")
@@ -58,14 +61,15 @@ class AnswerLog:
                redact(result.standalone_question), json.dumps(redact_obj(history or []), ensure_ascii=False),
                json.dumps(passage_refs(result.passages)), redact(result.raw or ""), redact(result.answer),
                decision["outcome"], decision["reason"], float(result.probability),
-               json.dumps(decision["shown"], ensure_ascii=False), json.dumps(result.timings), result.backend, config)
+               json.dumps(decision["shown"], ensure_ascii=False), json.dumps(result.timings), result.backend, config,
+               json.dumps(redact_obj(filters.as_dict() if filters else {}), ensure_ascii=False))
 
         def write(conn):
             conn.execute("DELETE FROM answer_log WHERE created_at < ?", (cutoff,))
             return conn.execute(
                 "INSERT INTO answer_log (created_at, source, session, question, standalone_question, history, "
-                "retrieved, raw, answer, outcome, reason, probability, shown, timings, backend, config) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row).lastrowid
+                "retrieved, raw, answer, outcome, reason, probability, shown, timings, backend, config, filters) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row).lastrowid
 
         return self.store._run(lambda conn: self.store.transaction(conn, write))
 
@@ -76,13 +80,13 @@ class AnswerLog:
         out = []
         for r in reversed(rows):
             entry = dict(r)
-            for key in ("history", "retrieved", "shown", "timings"):
+            for key in ("history", "retrieved", "shown", "timings", "filters"):
                 entry[key] = json.loads(entry[key])
             out.append(entry)
         return out
 
 
-def record(settings, result, *, source: str, history=None, session: str = "") -> None:
+def record(settings, result, *, source: str, history=None, session: str = "", filters=None) -> None:
     """Log one answer; a log that cannot be written never stops the answer (a warning, not an error)."""
     from .errors import AssistantError
 
@@ -91,7 +95,7 @@ def record(settings, result, *, source: str, history=None, session: str = "") ->
         if answer_log is not None:
             try:
                 answer_log.append(result, source=source, history=history, session=session,
-                                  config=settings.key("index", "retrieval", "answer"))
+                                  config=settings.key("index", "retrieval", "answer"), filters=filters)
             finally:
                 answer_log.store.close()
     except AssistantError as exc:

@@ -191,7 +191,8 @@ class ChatController:
         answer = result.as_dict()
         turn = {"question": question, "passages": pending["passages"], "result": answer,
                 "standalone": result.standalone_question, "backend": result.backend}
-        answer_log.record(self.settings, result, source="web", history=history(turns), session=session)
+        answer_log.record(self.settings, result, source="web", history=history(turns), session=session,
+                          filters=filters)
         turns.append(turn)
         messages[-1] = {"role": "assistant", "content": render.answer_message(turn_index, answer)}
         export = self.write_export(session, turns)

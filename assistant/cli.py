@@ -257,11 +257,12 @@ def _print_answer(result) -> None:
         typer.echo(f"  [{c.n}] {source_line(c.source)}")
 
 
-def _logged(result, settings, history=None):
-    """Append the answer to the answer log (`assistant replay`); returns it."""
+def _logged(result, settings, history=None, filters=None):
+    """Append the answer, and the filters it was searched with, to the answer log (`assistant replay`);
+    returns it."""
     from .answer_log import record
 
-    record(settings, result, source="cli", history=history)
+    record(settings, result, source="cli", history=history, filters=filters)
     return result
 
 
@@ -300,7 +301,7 @@ def ask(
                 continue
             try:
                 got = _logged(answer(item["question"], item.get("history"), settings, filters), settings,
-                              item.get("history"))
+                              item.get("history"), filters)
                 out = {"id": item.get("id", number), **_answer_dict(got)}
             except AssistantError as exc:
                 out = {"id": item.get("id", number), "question": item["question"], "answer": "", "refused": True,
@@ -312,7 +313,7 @@ def ask(
 
         typer.echo(json.dumps(_guard(lambda: explain_decision(question, None, settings, filters)), ensure_ascii=False, indent=1))
         return
-    result = _logged(_guard(lambda: answer(question, None, settings, filters)), settings)
+    result = _logged(_guard(lambda: answer(question, None, settings, filters)), settings, filters=filters)
     if json_out:
         typer.echo(json.dumps(_answer_dict(result), ensure_ascii=False))
     else:

@@ -67,6 +67,8 @@ CREATE TABLE answer_log (
     config TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX answer_log_created ON answer_log (created_at)
+"""), (3, """
+ALTER TABLE answer_log ADD COLUMN filters TEXT NOT NULL DEFAULT '{}'
 """)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 MAX_COMMENT = 2000

@@ -1,8 +1,8 @@
 """Replay: the current decision code over logged or eval-cached answers, and what changed.
 
 Each entry's passages are rebuilt from its stored ids and scores when it has them all (the answer
-log), else searched again with its standalone question (eval cache lines keep no dense scores;
-the search is deterministic). Then gates, candidates, features, scorer, decision and the
+log), else searched again with its standalone question and the filters it was asked with (eval
+cache lines keep no dense scores; the search is deterministic). Then gates, candidates, features, scorer, decision and the
 grounding check run as `assistant.answer.stream` runs them, and the outcome, reason code and
 sentences shown are compared with the stored ones (masked the same way).
 """
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from .answer import get_scorer, scored, search
 from .answer_log import decision_of
+from .errors import QuestionError
 from .ground import ground
 from .privacy import redact
-from .retrieve import Result
+from .retrieve import Filter, Result
 
 MASKED = "masqu"  # every privacy placeholder holds it: « [NIR masqué] », « [adresse masquée] »…
 
@@ -33,6 +34,7 @@ class Entry:
     refs: list | None
     before: dict  # outcome, reason, shown
     origin: str = ""  # « web 2026-12-01T22:30:00 », « cache »
+    filters: dict = field(default_factory=dict)  # retrieve.Filter.as_dict(): documents, date range
 
 
 @dataclass
@@ -77,7 +79,10 @@ def decide_again(entry: Entry, retriever, settings) -> Replayed:
     passages = passages_from_refs(retriever, entry.refs) if complete else None
     rebuilt = passages is not None
     if passages is None:
-        passages = search(retriever, entry.standalone, entry.history, settings)
+        try:
+            passages = search(retriever, entry.standalone, entry.history, settings, Filter.from_dict(entry.filters))
+        except QuestionError as exc:  # e.g. the filter's document has been deleted since
+            return Replayed(entry, {"outcome": "error", "reason": "", "shown": []}, False, [str(exc)])
     given = passages[: settings.answer_passages]
     decision, _ = ground(scored(entry.standalone, given, retriever, get_scorer(settings), settings,
                                 entry.question).decision)
@@ -94,7 +99,7 @@ def decide_again(entry: Entry, retriever, settings) -> Replayed:
 def from_log(answer_log, limit: int | None = None) -> list[Entry]:
     return [Entry(str(e["id"]), e["question"], e["standalone_question"], e["history"], e["retrieved"],
                   {"outcome": e["outcome"], "reason": e["reason"], "shown": e["shown"]},
-                  f"{e['source']} {e['created_at']}") for e in answer_log.entries(limit)]
+                  f"{e['source']} {e['created_at']}", e["filters"]) for e in answer_log.entries(limit)]
 
 
 def cache_lines(path: Path) -> dict[str, dict]:

@@ -106,6 +106,17 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.documents or self.since or self.until)
 
+    def as_dict(self) -> dict:
+        """The filter as stored (the answer log): {} when nothing is filtered."""
+        return {"documents": list(self.documents), "since": self.since, "until": self.until} if self else {}
+
+    @classmethod
+    def from_dict(cls, stored: dict | None) -> "Filter | None":
+        """The filter `as_dict` stored; None when nothing was filtered (as the chat and the CLI pass it)."""
+        got = cls(tuple((stored or {}).get("documents", ())), (stored or {}).get("since", ""),
+                  (stored or {}).get("until", ""))
+        return got or None
+
     def matching(self, catalog: dict[str, dict]) -> set[str]:
         """The doc ids the filter keeps, or a French error naming what cannot match."""
         docs: dict[str, dict] = {}

@@ -17,7 +17,9 @@ from assistant.answer import AnswerResult, Citation, answer
 from assistant.answer_log import AnswerLog, decision_of, passage_refs, record
 from assistant.feedback import DB_NAME, SCHEMA_VERSION, FeedbackError, FeedbackStore
 from assistant.outcome import Outcome, Reason
-from assistant.retrieve import Result
+from assistant.retrieve import Filter, Result
+
+from .conftest import ARTICLE
 
 # The avis table exactly as stores created before numbered migrations hold it.
 OLD_FEEDBACK = """CREATE TABLE feedback (
@@ -51,9 +53,38 @@ def test_an_old_store_is_migrated_once_and_keeps_its_avis(tmp_path):
     assert store.count() == 1 and store.list()[0].question == "Q ?"
     store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("SELECT COUNT(*) FROM answer_log").fetchone()[0] == 0
     FeedbackStore(path).close()  # a second open applies nothing again (CREATE TABLE would fail)
+
+
+def test_a_version_2_log_gains_the_filters_column_and_keeps_its_entries(tmp_path):
+    from assistant.feedback import MIGRATIONS
+
+    path = tmp_path / DB_NAME
+    with sqlite3.connect(path) as conn:  # a store as version 2 left it, with one logged answer
+        for _, script in MIGRATIONS[:2]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("INSERT INTO answer_log (created_at, source, question, standalone_question, outcome) "
+                     "VALUES ('2026-11-01T10:00:00+00:00', 'web', 'Q ?', 'Q ?', 'answer')")
+    log = AnswerLog(FeedbackStore(path), days=30)
+    assert [(e["question"], e["filters"]) for e in log.entries()] == [("Q ?", {})]
+    assert FeedbackStore.version(sqlite3.connect(path)) == 3
+
+
+def test_an_entry_keeps_the_filters_it_was_searched_with(tmp_path):
+    log = AnswerLog(FeedbackStore(tmp_path / DB_NAME), days=30)
+    filters = Filter(("pacte.txt", "écrire à jean.dupont@example.fr"), "2020", "2024-06")
+    log.append(_result("Quels sont les axes du Pacte ?"), source="cli", filters=filters)
+    log.append(_result("Et le budget ?"), source="web")
+    filtered, unfiltered = log.entries()
+    assert filtered["filters"] == {"documents": ["pacte.txt", "écrire à [e-mail masqué]"], "since": "2020",
+                                   "until": "2024-06"}
+    assert unfiltered["filters"] == {} and Filter.from_dict(unfiltered["filters"]) is None
+    assert Filter.from_dict(filtered["filters"]) == Filter(("pacte.txt", "écrire à [e-mail masqué]"), "2020",
+                                                           "2024-06")
+    assert rp.from_log(log)[0].filters == filtered["filters"]
 
 
 def test_a_store_from_a_newer_version_is_refused_in_french(tmp_path):
@@ -150,3 +181,23 @@ def test_replay_finds_no_change_on_fresh_answers_and_names_a_changed_one(seed_in
 
     replayed = rp.run(entries, get_retriever(settings), settings)
     assert rp.summary(replayed) == {"replayed": 3, "unchanged": 3, "changed": 0, "rebuilt": 0, "moves": {}}
+
+
+@pytest.mark.slow
+def test_replay_searches_again_with_the_logged_filters(seed_index, tmp_path):
+    from assistant.retrieve import get_retriever
+
+    settings = replace(seed_index[0], data_dir=tmp_path / "data", llm_backend="extractive")
+    question = "Quel était le montant du fonds de contractualisation en 2019 ?"
+    filters = Filter((ARTICLE,))  # the 2023 article, which does not give the 2019 amount
+    record(settings, answer(question, None, settings, filters), source="cli", filters=filters)
+    entry = rp.from_log(AnswerLog.for_settings(settings))[0]
+    assert entry.filters == {"documents": [ARTICLE], "since": "", "until": ""}
+    # The filter matters for this question: without it, another decision.
+    assert decision_of(answer(question, None, settings).as_dict()) != entry.before
+    retriever = get_retriever(settings)
+    assert rp.decide_again(entry, retriever, settings).changes == []  # on its stored passages
+    searched = rp.decide_again(replace(entry, refs=None), retriever, settings)
+    assert not searched.rebuilt and searched.changes == []  # searched again, within the same document
+    gone = rp.decide_again(replace(entry, refs=None, filters={"documents": ["supprimé.txt"]}), retriever, settings)
+    assert gone.after["outcome"] == "error" and "supprimé.txt" in gone.notes[0]

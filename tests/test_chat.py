@@ -152,7 +152,7 @@ def test_the_filter_lists_the_indexed_documents_by_title(chat, seed_index):
     assert "gros temps" in choices[ANDASS].lower()  # the title is shown, the file name is the value
 
 
-def test_a_question_filtered_by_document_and_dates_sees_only_those(chat):
+def test_a_question_filtered_by_document_and_dates_sees_only_those_and_is_logged_with_them(chat, settings):
     unfiltered = _final(chat.ask(QUESTION, [], [], "s1"))[-1]
     assert {p["source"]["doc_id"] for p in unfiltered.turns[0]["passages"]} != {ANDASS}  # else nothing is shown
     views = _final(chat.ask(QUESTION, [], [], "s2", docs=[ANDASS]))
@@ -160,6 +160,9 @@ def test_a_question_filtered_by_document_and_dates_sees_only_those(chat):
     assert any(v.notice and "(filtres : 1 document choisi)" in v.notice.text for v in views)
     dated = _final(chat.ask(QUESTION, [], [], "s3", since="2021", until="2021"))[-1]
     assert {p["source"]["doc_id"] for p in dated.turns[0]["passages"]} <= {BROCHURE, STRATEGY}
+    logged = {e["session"]: e["filters"] for e in AnswerLog.for_settings(settings).entries()}
+    assert logged == {"s1": {}, "s2": {"documents": [ANDASS], "since": "", "until": ""},
+                      "s3": {"documents": [], "since": "2021", "until": "2021"}}
 
 
 @pytest.mark.parametrize("docs, since, until, words", [
