@@ -2,8 +2,8 @@
 
 Each entry's passages are rebuilt from its stored ids and scores when it has them all (the answer
 log), else searched again with its standalone question and the filters it was asked with (eval
-cache lines keep no dense scores; the search is deterministic). Then gates, candidates, features, scorer, decision and the
-grounding check run as `assistant.answer.stream` runs them, and the outcome, reason code and
+cache lines keep no dense scores; the search is deterministic). Then gates, candidates, features,
+scorer, decision and the grounding check run as `assistant.answer.stream` runs them, and the outcome, reason code and
 sentences shown are compared with the stored ones (masked the same way).
 """
 

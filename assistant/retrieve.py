@@ -21,7 +21,7 @@ from .errors import QuestionError
 from .glossary import Entry, Glossary, extract
 from .lexical import BM25Index, analyze, fold
 from .sentence_index import SentenceIndex
-from .settings import Settings
+from .settings import Part, Settings
 from .store import Store, inconsistent, server_call
 
 log = logging.getLogger(__name__)
@@ -158,18 +158,33 @@ def _containment(a: set[int], b: set[int]) -> float:
     return len(a & b) / max(1, min(len(a), len(b)))
 
 
+@dataclass(frozen=True)
+class RetrieverSettings:
+    """What an opened index is built from, and the key of its cache: the embedder's and the store's
+    parts of the index group, and the retrieval group (`Settings.part`)."""
+
+    embeddings: Part
+    store: Part
+    retrieval: Part
+
+    @classmethod
+    def of(cls, settings: "Settings | RetrieverSettings") -> "RetrieverSettings":
+        if isinstance(settings, cls):
+            return settings
+        return cls(settings.part("embeddings"), settings.part("store"), settings.part("retrieval"))
+
+
 class Retriever:
     """Opened index: load once per process, then `search` many times (thread-safe)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings | RetrieverSettings):
         from langchain_chroma import Chroma
 
         from .embed import get_embeddings
 
-        self.settings = settings
-        # The embedder and the store get their own parts of the index group only.
-        self.embeddings = get_embeddings(settings.part("embeddings"))
-        self.store = Store(settings.part("store"))
+        self.config = RetrieverSettings.of(settings)
+        self.embeddings = get_embeddings(self.config.embeddings)
+        self.store = Store(self.config.store)
         self.generation, self.collection = self.store.open_ready(self.embeddings.identity)
         self.documents = self.store.documents(self.generation)
         self.owned = {cid for rec in self.documents.values() for cid in rec.chunk_ids}
@@ -195,9 +210,9 @@ class Retriever:
         return hashlib.sha256(raw).hexdigest()[:16]
 
     def _derived(self) -> tuple[BM25Index, dict[str, Entry]]:
-        cache = self.settings.index_dir / "lexical"
+        cache = self.config.store.index_dir / "lexical"
         cache.mkdir(parents=True, exist_ok=True)
-        stem = f"{self.settings.collection}-{self._fingerprint()}"
+        stem = f"{self.config.store.collection}-{self._fingerprint()}"
         bm25_path, glossary_path = cache / f"{stem}.npz", cache / f"{stem}.glossary.json"
         ids = sorted(self.catalog)
         try:
@@ -211,7 +226,7 @@ class Retriever:
         started = time.perf_counter()
         bm25 = BM25Index.build(ids, [self.catalog[i]["indexed"] for i in ids])  # headings included
         entries = extract([(i, self.catalog[i]["doc_id"], self.catalog[i]["search"]) for i in ids])
-        for old in cache.glob(f"{self.settings.collection}-*"):
+        for old in cache.glob(f"{self.config.store.collection}-*"):
             old.unlink(missing_ok=True)
         bm25.save(bm25_path)
         glossary_path.write_text(
@@ -227,7 +242,7 @@ class Retriever:
 
     def sentence_vectors(self, texts: list[str]) -> dict:
         """Vectors of passage sentences, computed at ingest (an index without them is an error)."""
-        return server_call(self.settings, self.sentences.vectors, texts)
+        return server_call(self.config.store, self.sentences.vectors, texts)
 
     def query_vector(self, query: str):
         """The question's vector, the same (cached) one the dense search used."""
@@ -239,7 +254,7 @@ class Retriever:
     def dense(self, query: str, k: int, docs: set[str] | None = None) -> list[tuple[str, float]]:
         vec = list(self._embed_query(self.glossary.expand_question(query)))
         where = {"filter": {"doc_id": {"$in": sorted(docs)}}} if docs is not None else {}
-        hits = server_call(self.settings, self.vectors.similarity_search_by_vector_with_relevance_scores, vec,
+        hits = server_call(self.config.store, self.vectors.similarity_search_by_vector_with_relevance_scores, vec,
                            k=k + 10, **where)
         out = []
         for doc, distance in hits:
@@ -301,10 +316,11 @@ class Retriever:
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                history: list[dict] | None = None, filters: Filter | None = None) -> list[Result]:
-        question = clean_question(question, self.settings.max_question_chars)
-        k = k or self.settings.top_k
-        mode = mode or self.settings.retrieval_mode
-        n = max(self.settings.candidates, 3 * k)
+        config = self.config.retrieval
+        question = clean_question(question, config.max_question_chars)
+        k = k or config.top_k
+        mode = mode or config.retrieval_mode
+        n = max(config.candidates, 3 * k)
         docs = filters.matching(self.catalog) if filters else None
         context = " ".join(t.get("content", "") for t in (history or [])[-4:]
                            if isinstance(t, dict) and t.get("role") == "user")
@@ -322,9 +338,9 @@ class Retriever:
         dense_at = {cid: (rank, score) for rank, (cid, score) in enumerate(dense_hits, 1)}
         lexical_at = {cid: (rank, score) for rank, (cid, score) in enumerate(lexical_hits, 1)}
         fused: dict[str, float] = {}
-        for weight, ranked in ((self.settings.dense_weight, dense_at), (1.0, lexical_at)):
+        for weight, ranked in ((config.dense_weight, dense_at), (1.0, lexical_at)):
             for cid, (rank, _) in ranked.items():
-                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.rrf_k + rank)
+                fused[cid] = fused.get(cid, 0.0) + weight / (config.rrf_k + rank)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
         none = (None, None)
 
@@ -332,7 +348,7 @@ class Retriever:
         for cid, score in ordered:
             meta = self.catalog[cid]
             duplicate = next((r for r in results if _containment(self._shingles_of(cid), self._shingles_of(r.chunk_id))
-                              >= self.settings.dedup_threshold), None)
+                              >= config.dedup_threshold), None)
             if duplicate is not None:
                 if meta["doc_id"] != duplicate.meta["doc_id"] and all(
                         self.catalog[a]["doc_id"] != meta["doc_id"] for a in duplicate.also_in):
@@ -348,15 +364,16 @@ class Retriever:
         return len(self.documents)
 
 
-_retrievers: dict[tuple, Retriever] = {}
+_retrievers: dict[RetrieverSettings, Retriever] = {}
 _retrievers_lock = threading.Lock()
 
 
-def get_retriever(settings: Settings, refresh: bool = False) -> Retriever:
-    """One opened index per process and index and retrieval settings (the model is loaded once):
-    `search` reads top_k, rrf_k, dense_weight and the mode from the settings it was opened with."""
-    key = settings.key("index", "retrieval")
+def get_retriever(settings: Settings | RetrieverSettings, refresh: bool = False) -> Retriever:
+    """One opened index per process and RetrieverSettings (the model is loaded once): `search` reads
+    top_k, rrf_k, dense_weight and the mode from the retrieval part it was opened with, so settings
+    that differ there get their own retriever, and settings that differ elsewhere share one."""
+    key = RetrieverSettings.of(settings)
     with _retrievers_lock:
         if refresh or key not in _retrievers:
-            _retrievers[key] = Retriever(settings)
+            _retrievers[key] = Retriever(key)
         return _retrievers[key]

@@ -6,9 +6,10 @@ registered in backends.py. `from_env`, `assistant config`, the README's settings
 config --markdown`) and the eval cache key are all derived from the declarations below;
 tests/test_settings.py fails when the README table drifts from them.
 
-A component (the embedder, the vector store, the LLM client) is built from its part of a group only
-(`Settings.part`): a frozen dataclass of the fields declared with that `part=`, which is also the key
-of the component's cache, so a cached component never serves settings it was not built with.
+A component (the embedder, the vector store, the LLM client, the search) is built from its part of a
+group only (`Settings.part`): a frozen dataclass of the fields declared with that `part=`, which is
+also the key of the component's cache, so a cached component never serves settings it was not built
+with. The retriever holds three parts (retrieve.RetrieverSettings), which are its cache key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 HOME_ENV = "ASSISTANT_HOME"  # base of the folders declared with `home=`
 GROUPS = ("index", "retrieval", "answer", "web", "eval")
 # The components built from settings, each from its part of one group (see `Settings.part`).
-PARTS = ("embeddings", "store", "llm")
+PARTS = ("embeddings", "store", "llm", "retrieval")
 
 
 class SettingsError(AssistantError, ValueError):
@@ -92,19 +93,19 @@ class Settings:
 
     # ----- retrieval: how passages are found (every field here shapes a search)
     retrieval_mode: str = setting("hybrid", "ASSISTANT_RETRIEVAL", "retrieval", "how passages are found",
-                                  choices=("hybrid", "dense", "lexical"))
-    top_k: int = setting(5, "ASSISTANT_TOP_K", "retrieval", "passages returned", low=1)
+                                  choices=("hybrid", "dense", "lexical"), part="retrieval")
+    top_k: int = setting(5, "ASSISTANT_TOP_K", "retrieval", "passages returned", part="retrieval", low=1)
     candidates: int = setting(30, "ASSISTANT_CANDIDATES", "retrieval",
-                              "candidates per retriever before fusion and de-duplication", low=1)
-    rrf_k: int = setting(60, "ASSISTANT_RRF_K", "retrieval", "reciprocal rank fusion constant", low=0)
+                              "candidates per retriever before fusion and de-duplication", part="retrieval", low=1)
+    rrf_k: int = setting(60, "ASSISTANT_RRF_K", "retrieval", "reciprocal rank fusion constant", part="retrieval", low=0)
     dense_weight: float = setting(0.5, "ASSISTANT_DENSE_WEIGHT", "retrieval",
                                   "weight of the dense ranking in the fusion (lexical: 1); measured best on "
-                                  "the dev set", low=0, high=1)
+                                  "the dev set", part="retrieval", low=0, high=1)
     dedup_threshold: float = setting(0.5, "ASSISTANT_DEDUP_THRESHOLD", "retrieval",
                                      "shingle overlap above which a passage is a near-copy of a better one",
-                                     low=0, high=1)
+                                     part="retrieval", low=0, high=1)
     max_question_chars: int = setting(2000, "ASSISTANT_MAX_QUESTION_CHARS", "retrieval",
-                                      "longer questions are refused with a message", low=1)
+                                      "longer questions are refused with a message", part="retrieval", low=1)
 
     # ----- answer: the LLM, the decision model and its bars
     prompts_dir: Path = setting(PROJECT_DIR / "prompts", "ASSISTANT_PROMPTS_DIR", "answer",

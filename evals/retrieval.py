@@ -31,12 +31,11 @@ def _given(retriever: Retriever, item, settings: Settings, mode: str) -> list:
 
 
 def evaluate_mode(retriever: Retriever, items, locator: QuoteLocator, mode: str, k: int,
-                  settings: Settings | None = None) -> list[dict]:
+                  settings: Settings) -> list[dict]:
     from assistant.candidates import split
 
     from .checks import holds_evidence
 
-    settings = settings or retriever.settings
     rows = []
     for item in items:
         spans = [locator.spans(e["quote"]) for e in item.evidence]

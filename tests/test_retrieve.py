@@ -18,6 +18,23 @@ def test_results_carry_their_source(seed_retriever):
     assert top["source"]["date"] == "2019"
 
 
+def test_each_caller_gets_the_search_settings_it_asked_for(seed_index, seed_retriever):
+    from dataclasses import replace
+
+    from assistant.retrieve import get_retriever
+
+    settings, question = seed_index[0], "Quel est le montant du fonds de contractualisation en 2019 ?"
+    shared = get_retriever(settings)
+    # Opened from its parts only, it searches as one opened from the whole settings.
+    assert [(r.chunk_id, r.score) for r in shared.search(question)] == \
+        [(r.chunk_id, r.score) for r in seed_retriever.search(question)]
+    assert get_retriever(replace(settings, app_port=9000, chunk_size=900, answer_style="write")) is shared
+    two = get_retriever(replace(settings, top_k=2, retrieval_mode="lexical"))
+    assert two is not shared and len(two.search(question)) == 2 and len(shared.search(question)) == settings.top_k
+    assert [r.chunk_id for r in two.search(question)] == \
+        [r.chunk_id for r in seed_retriever.search(question, k=2, mode="lexical")]
+
+
 def test_ocr_damaged_passage_found_with_a_correct_question(seed_retriever):
     results = seed_retriever.search("Quel rôle de l'État l'ANDASS défend-elle ?", k=5)
     assert any(r.meta["doc_id"] == ANDASS and "réle de I’Etat" in r.text for r in results)

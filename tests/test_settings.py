@@ -142,7 +142,25 @@ def test_each_component_part_is_its_declared_fields_within_one_group():
         assert [f.name for f in fields(part)] == [f.name for f in own] and own, name
         assert len({f.metadata["group"] for f in own}) == 1, name
         # A part is a cache key: equal for equal values, whatever else the settings hold.
-        assert replace(base, top_k=9, app_port=9000, answer_threshold=0.3).part(name) == part
-        assert hash(replace(base, top_k=9).part(name)) == hash(part)
+        assert replace(base, chunk_size=900, app_port=9000, answer_threshold=0.3).part(name) == part
+        assert hash(replace(base, chunk_size=900).part(name)) == hash(part)
     assert base.part("store") != replace(base, chroma_port=9000).part("store")
     assert base.part("embeddings") == replace(base, chroma_port=9000).part("embeddings")
+    assert base.part("retrieval") != replace(base, top_k=9).part("retrieval")
+    assert base.part("retrieval") == replace(base, chroma_port=9000, llm_timeout=5).part("retrieval")
+
+
+def test_the_retriever_is_built_from_and_keyed_by_its_parts_only():
+    from assistant.retrieve import RetrieverSettings
+
+    base = Settings()
+    config = RetrieverSettings.of(base)
+    assert (config.embeddings, config.store, config.retrieval) == tuple(
+        base.part(p) for p in ("embeddings", "store", "retrieval"))
+    assert RetrieverSettings.of(config) is config
+    # Settings that differ only outside its parts share one cached retriever; any search setting splits it.
+    assert RetrieverSettings.of(replace(base, chunk_size=900, app_port=9000, answer_style="write")) == config
+    for name, value in [("top_k", 8), ("rrf_k", 10), ("dense_weight", 0.9), ("retrieval_mode", "dense"),
+                        ("dedup_threshold", 0.9), ("candidates", 50), ("max_question_chars", 99),
+                        ("collection", "autre"), ("embeddings_batch_size", 4)]:
+        assert RetrieverSettings.of(replace(base, **{name: value})) != config, name
