@@ -75,6 +75,13 @@ class Llama:
 
         return f"llama-cpp:{MODEL_NAME}"
 
+    @property
+    def weights_sha256(self) -> str:
+        """The packaged weights' checksum, recorded with each evaluation."""
+        from .model import MODEL_SHA256
+
+        return MODEL_SHA256
+
     def load(self):
         from .model import MODEL_FILE, assemble
 
@@ -115,6 +122,8 @@ class OpenAIChat:
     def identity(self) -> str:
         return f"openai:{self.part.llm_model or 'default'}@{self.part.llm_url}"
 
+    weights_sha256 = ""  # served elsewhere: not known here
+
     def load(self):
         part = self.part
         if not part.llm_url:
@@ -138,6 +147,7 @@ class NoLLM:
 
     generates = False
     identity = "extractive"
+    weights_sha256 = ""
 
     def __init__(self, part: Part):
         self.part = part

@@ -105,7 +105,7 @@ def _git_commit() -> str:
 def _metadata(settings: Settings, dataset: Path, retriever, judge_on: bool) -> dict:
     import ragas
 
-    from assistant.llm import identity
+    from assistant.llm import backend, identity
 
     meta = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -122,10 +122,9 @@ def _metadata(settings: Settings, dataset: Path, retriever, judge_on: bool) -> d
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cœurs",
     }
-    if settings.llm_backend == "llama":
-        from assistant.model import MODEL_SHA256
-
-        meta["llm_sha256"] = MODEL_SHA256
+    weights = backend(settings).weights_sha256  # only a backend that holds its weights knows them
+    if weights:
+        meta["llm_sha256"] = weights
     if judge_on:
         from .judge import identity as judge_identity
 

@@ -14,8 +14,8 @@ import pytest
 from assistant import backends
 from assistant.embed import get_embeddings
 from assistant.errors import AssistantError
-from assistant.llm import LLMUnavailable, generates, get_chat_model, identity
-from assistant.model import MODEL_NAME
+from assistant.llm import LLMUnavailable, backend, generates, get_chat_model, identity
+from assistant.model import MODEL_NAME, MODEL_SHA256
 from assistant.settings import PROJECT_DIR, Settings, SettingsError, declared, markdown_table
 from assistant.store import Store
 
@@ -126,10 +126,11 @@ def test_each_llm_backend_builds(tmp_path):
     built = {}
     for name in backends.names("llm"):
         settings = _settings(tmp_path, llm_backend=name, llm_url="http://127.0.0.1:9/v1", llm_model="qwen-local")
-        built[name] = (identity(settings), generates(settings))
-    assert built == {"llama": (f"llama-cpp:{MODEL_NAME}", True),
-                     "openai": ("openai:qwen-local@http://127.0.0.1:9/v1", True),
-                     "extractive": ("extractive", False)}
+        built[name] = (identity(settings), generates(settings), backend(settings).weights_sha256)
+    # Only the packaged model knows its weights' checksum (the eval report records it).
+    assert built == {"llama": (f"llama-cpp:{MODEL_NAME}", True, MODEL_SHA256),
+                     "openai": ("openai:qwen-local@http://127.0.0.1:9/v1", True, ""),
+                     "extractive": ("extractive", False, "")}
     # The extractive backend has no model; the OpenAI client is built without a call to the server.
     assert get_chat_model(_settings(tmp_path, llm_backend="extractive")) is None
     client = get_chat_model(_settings(tmp_path, llm_backend="openai", llm_url="http://127.0.0.1:9/v1"))

