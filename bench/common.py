@@ -10,6 +10,8 @@ import re
 import resource
 import statistics
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import assistant  # noqa: F401  (offline switches before any library import)
@@ -53,14 +55,53 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def process_peak_rss_mb(pid: int) -> float | None:
+def _status_mb(pid: int, key: str) -> float | None:
+    """One memory line of /proc/PID/status (VmRSS, VmHWM…) in MB; None once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    peak = _status_mb(pid, "VmHWM")
+    return None if peak is None else round(peak, 1)
+
+
+class MemorySampler:
+    """Another process's resident memory once a second, in a thread: (seconds since start, MB)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.memory = pid, []
+        self._stop, self._started = threading.Event(), time.time()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            rss = _status_mb(self.pid, "VmRSS")
+            if rss:
+                self.memory.append((time.time() - self._started, rss))
+            time.sleep(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def figures(self) -> dict:
+        """The highest memory, and its slope in MB per minute over the second half (a leak shows as a
+        steady rise), as the result files name them."""
+        rss, half = [m for _, m in self.memory], self.memory[len(self.memory) // 2:]
+        slope = None
+        if len(half) >= 2:
+            xs, ys = [x for x, _ in half], [y for _, y in half]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            var = sum((x - mx) ** 2 for x in xs)
+            slope = round(60 * sum((x - mx) * (y - my) for x, y in half) / var, 1) if var else 0.0
+        return {"rss_mb_max": round(max(rss), 1) if rss else None, "rss_mb_slope_per_min_second_half": slope}
 
 
 def dir_size_mb(path: Path) -> float:

@@ -18,15 +18,14 @@ import argparse
 import asyncio
 import sqlite3
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from assistant.settings import PROJECT_DIR
 from evals.dataset import load
 
-from .common import log_errors, percentiles, write
-from .web import _free_port, _rss_mb, start_app
+from .common import MemorySampler, log_errors, percentiles, write
+from .web import _free_port, start_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -103,23 +102,14 @@ def main() -> None:
         deadline = time.time() + 240
         while time.time() < deadline and not (log.exists() and "prêt" in log.read_text(encoding="utf-8")):
             time.sleep(0.5)
-        memory, stop, started = [], threading.Event(), time.time()
-
-        def sample():
-            while not stop.is_set():
-                rss = _rss_mb(proc.pid)
-                if rss:
-                    memory.append((time.time() - started, rss))
-                time.sleep(1)
-
-        threading.Thread(target=sample, daemon=True).start()
+        sampler = MemorySampler(proc.pid)
         stats = {"latencies": [], "errors": [], "feedback": []}
         t0 = time.time()
         try:
             asyncio.run(drive(f"http://127.0.0.1:{port}/", args.users, args.seconds, questions, stats))
         finally:  # never leave the app running
             elapsed = time.time() - t0
-            stop.set()
+            sampler.stop()
             proc.terminate()
             proc.wait(30)
         with sqlite3.connect(data / "feedback.sqlite3") as conn:
@@ -128,27 +118,18 @@ def main() -> None:
 
     missing = len(stats["feedback"]) - sum(min(stored.count(q), stats["feedback"].count(q))
                                            for q in set(stats["feedback"]))
-    half = memory[len(memory) // 2 :]
-    slope = None
-    if len(half) >= 2:
-        xs, ys = [x for x, _ in half], [y for _, y in half]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        var = sum((x - mx) ** 2 for x in xs)
-        slope = round(60 * sum((x - mx) * (y - my) for x, y in half) / var, 1) if var else 0.0
+    memory = sampler.figures()
     pct = percentiles(stats["latencies"])
-    rss = [m for _, m in memory]
     payload = {"users": args.users, "seconds": args.seconds, "backend": args.backend, "elapsed_s": round(elapsed, 1),
                "answers": len(stats["latencies"]), "client_errors": stats["errors"], "server_errors": server_errors,
                "feedback_confirmed": len(stats["feedback"]), "feedback_stored": len(stored),
-               "feedback_missing": missing, "latency_s": pct,
-               "rss_mb_max": round(max(rss), 1) if rss else None, "rss_mb_slope_per_min_second_half": slope,
-               "memory": memory[::5]}
+               "feedback_missing": missing, "latency_s": pct, **memory, "memory": sampler.memory[::5]}
     write("load", payload,
           ["sessions", "moteur", "durée (s)", "réponses", "erreurs client", "erreurs serveur", "avis confirmés",
            "avis en base", "avis perdus", "latence p50 (s)", "p95 (s)", "mémoire max (Mo)", "pente (Mo/min)"],
           [[args.users, args.backend, round(elapsed), len(stats["latencies"]), len(stats["errors"]),
             len(server_errors), len(stats["feedback"]), len(stored), missing, pct["p50"], pct["p95"],
-            payload["rss_mb_max"], slope]])
+            payload["rss_mb_max"], memory["rss_mb_slope_per_min_second_half"]]])
     if stats["errors"] or server_errors or missing:
         raise SystemExit(1)
 

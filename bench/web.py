@@ -26,23 +26,13 @@ from pathlib import Path
 from assistant.settings import PROJECT_DIR
 from evals.dataset import load
 
-from .common import log_errors, percentiles, write
+from .common import MemorySampler, log_errors, percentiles, write
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def start_app(backend: str, data_dir: Path, port: int, extra_env: dict | None = None) -> subprocess.Popen:
@@ -91,19 +81,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         proc = start_app(args.backend, Path(tmp), port)
         url = f"http://127.0.0.1:{port}/"
-        memory: list[tuple[float, float]] = []
-        stop = threading.Event()
-        started = time.time()
-
-        def sample():
-            while not stop.is_set():
-                rss = _rss_mb(proc.pid)
-                if rss:
-                    memory.append((time.time() - started, rss))
-                time.sleep(1)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = MemorySampler(proc.pid)
         # The first question pays the model's loading; it is not part of the load.
         Client(url, verbose=False, analytics_enabled=False, download_files=False).predict(
             "Qu'est-ce que le RSA ?", [], api_name="/on_send")
@@ -133,8 +111,7 @@ def main() -> None:
         for t in threads:
             t.join(max(1, deadline - time.time() + 60))
         elapsed = time.time() - load_started
-        stop.set()
-        sampler.join(3)
+        sampler.stop()
         proc.terminate()
         try:
             proc.wait(20)
@@ -143,21 +120,14 @@ def main() -> None:
         log = Path(tmp) / "app.log"
         server_errors = log_errors(log.read_text(encoding="utf-8")) if log.exists() else []
 
-    rss = [m for _, m in memory]
-    half = memory[len(memory) // 2 :]
-    slope = None
-    if len(half) >= 2:  # MB per minute over the second half (a leak shows as a steady rise)
-        xs, ys = [x for x, _ in half], [y for _, y in half]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        var = sum((x - mx) ** 2 for x in xs)
-        slope = round(60 * sum((x - mx) * (y - my) for x, y in half) / var, 1) if var else 0.0
+    memory = sampler.figures()
+    slope = memory["rss_mb_slope_per_min_second_half"]
     pct = percentiles(latencies)
     payload = {"users": args.users, "questions_per_user": args.questions, "backend": args.backend,
                "answers": len(latencies), "errors": errors, "server_errors": server_errors,
                "extractive_fallbacks": len(fallbacks), "seconds": round(elapsed, 1),
                "answers_per_minute": round(len(latencies) / (elapsed / 60), 2) if elapsed else None,
-               "latency_s": pct, "rss_mb_max": round(max(rss), 1) if rss else None,
-               "rss_mb_slope_per_min_second_half": slope, "memory": memory[::5]}
+               "latency_s": pct, **memory, "memory": sampler.memory[::5]}
     write("web", payload,
           ["utilisateurs", "moteur", "réponses", "dont extractives", "erreurs", "réponses/min", "latence p50 (s)", "p95 (s)", "p99 (s)",
            "mémoire max (Mo)", "pente mémoire (Mo/min)"],
