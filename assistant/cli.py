@@ -154,13 +154,7 @@ def search(
 
     if question is None and batch is None:  # interactive: one question per line
         typer.echo("Posez vos questions (ligne vide ou Ctrl-D pour quitter).")
-        while True:
-            try:
-                line = input("Question : ").strip()
-            except (EOFError, KeyboardInterrupt):
-                break
-            if not line:
-                break
+        for line in _typed_lines("Question : "):
             try:
                 show(line, retriever.search(line, k=k, filters=filters))
             except AssistantError as exc:
@@ -257,6 +251,18 @@ def _print_answer(result) -> None:
         typer.echo(f"  [{c.n}] {source_line(c.source)}")
 
 
+def _typed_lines(prompt: str):
+    """The lines typed at `prompt`, until an empty line, Ctrl-D or Ctrl-C."""
+    while True:
+        try:
+            line = input(prompt).strip()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if not line:
+            return
+        yield line
+
+
 def _logged(result, settings, history=None, filters=None):
     """Append the answer, and the filters it was searched with, to the answer log (`assistant replay`);
     returns it."""
@@ -330,13 +336,7 @@ def chat():
     history: list[dict] = []
     typer.echo("Posez vos questions (ligne vide ou Ctrl-D pour quitter). "
                "N'indiquez pas de données personnelles sur les usagers.")
-    while True:
-        try:
-            line = input("\nVous : ").strip()
-        except (EOFError, KeyboardInterrupt):
-            break
-        if not line:
-            break
+    for line in _typed_lines("\nVous : "):
         result = None
         try:
             for event in stream(line, history, settings):

@@ -41,6 +41,17 @@ def test_search_json_and_batch(seed_index, tmp_path):
     assert "ligne 2" in out.stderr
 
 
+def test_interactive_search_and_chat_read_lines_until_an_empty_one_or_the_end(seed_index):
+    settings, _ = seed_index
+    # An empty line ends the session: the question after it is never searched.
+    out = _run(["search"], settings, stdin="fonds de contractualisation 2019\n\nPacte des solidarités\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Question : ") == 2 and "135 millions" in out.stdout
+    out = _run(["chat"], settings, stdin=ANSWERED + "\n", ASSISTANT_LLM="extractive")  # then Ctrl-D
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Vous : ") == 2 and "Assistant : " in out.stdout and "400" in out.stdout
+
+
 def test_ingest_summary_and_missing_index_message(tmp_path, small_corpus):
     from .conftest import make_settings
 
