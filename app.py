@@ -349,6 +349,14 @@ class AdminHandlers:
     def find_document(self, doc_id: str) -> dict | None:
         return next((d for d in self.listed()[1] if d["doc_id"] == doc_id), None)
 
+    def chosen_document(self, doc_id) -> dict | None:
+        """The document a list names, or None: nothing chosen, or the index unreadable for now (a
+        choice only fills a form; the action itself says what went wrong)."""
+        try:
+            return self.find_document(doc_id) if doc_id else None
+        except AssistantError:
+            return None
+
     def discover_html(self, retriever, docs: list[dict]) -> tuple[str, str]:
         cached_retriever, cached_docs, html = self._discover_cache
         if cached_retriever is retriever and cached_docs == docs:  # a page load reads, rarely recomputes
@@ -450,10 +458,7 @@ class AdminHandlers:
     # ----- deleting, correcting -------------------------------------------------------------------------
     def on_choose_delete(self, doc_id):
         """The confirmation box of a deletion: names the chosen document and its passage count, unticked."""
-        try:
-            doc = self.find_document(doc_id) if doc_id else None
-        except AssistantError:
-            doc = None
+        doc = self.chosen_document(doc_id)
         if doc is None:
             return gr.update(visible=False, value=False)
         return gr.update(visible=True, value=False, label=render.delete_confirmation(doc))
@@ -485,10 +490,7 @@ class AdminHandlers:
 
     def on_choose_fix(self, doc_id):
         """The correction fields, filled with the document's current title, publisher and date."""
-        try:
-            doc = self.find_document(doc_id) if doc_id else None
-        except AssistantError:
-            doc = None
+        doc = self.chosen_document(doc_id)
         if doc is None:
             return "", "", ""
         # The defaults are not values to correct: an empty field means « what the file says ».
@@ -770,8 +772,7 @@ def warm_up(settings: Settings) -> None:
         themes, _ = load_starters()
         for question in [q["q"] for t in themes for q in t.questions]:
             retriever.search(question)
-        if settings.llm_backend != "extractive":
-            get_chat_model(settings)
+        get_chat_model(settings)  # loads nothing for a backend that does not write
         log.info("prêt : index chargé, modèle %s", identity(settings))
     except AssistantError as exc:
         log.warning("préchargement incomplet : %s", exc)

@@ -245,9 +245,13 @@ def test_correction_handler_of_the_documents_view(indexed):
     settings = replace(indexed, admin_token="jeton-admin")
     _, blocks = build(settings)
     handlers = {f.name: f.fn for f in blocks.fns.values()}
-    on_fix, on_choose_fix = handlers["on_fix"], handlers["on_choose_fix"]
+    on_fix, on_choose_fix, on_choose_delete = handlers["on_fix"], handlers["on_choose_fix"], handlers["on_choose_delete"]
     title, publisher, date = on_choose_fix(STRATEGY)
     assert title == next(d["title"] for d in list_documents(indexed) if d["doc_id"] == STRATEGY)
+    assert on_choose_fix(None) == on_choose_fix("absent.txt") == ("", "", "")  # nothing chosen, nothing filled
+    shown = on_choose_delete(STRATEGY)
+    assert shown["visible"] and shown["value"] is False and title in shown["label"]
+    assert not on_choose_delete(None)["visible"] and not on_choose_delete("absent.txt")["visible"]
     refused = on_fix("mauvais", STRATEGY, "Autre titre", publisher, date)
     assert "incorrect" in refused[0] and read_manifest(indexed.corpus_dir)[STRATEGY]["title"] == title
     bad = on_fix("jeton-admin", STRATEGY, "Autre titre", publisher, "mars 2019")
