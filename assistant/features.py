@@ -224,13 +224,22 @@ def counted(question: str) -> set[str]:
 
 
 def counts_of(text: str, question: str = "") -> set[str]:
-    """The stems a sentence counts: the words just after each number it gives that the question
-    does not (« 800 personnes » -> {personne}; « 100.000 euros » counts nothing)."""
+    """The stems a sentence counts: the noun phrase just after each number it gives that the question
+    does not, up to the first grammatical word (« 800 personnes » -> {personne}; « 60 ans et toutes
+    personnes » -> {an}; « 100.000 euros » counts nothing)."""
     bare = _AMOUNT.sub(" ", _PERCENT.sub(" ", new_information(text, question)))
     bare = _YEAR.sub(" ", bare)
     out: set[str] = set()
     for m in _COUNT.finditer(bare):
-        out |= content_terms(" ".join(bare[m.end():].split()[:4]))
+        words = bare[m.end():].split()[:4]
+        if words and words[0] in ("de", "d'"):  # « une centaine de réunions »
+            words = words[1:]
+        counted_words = []
+        for word in words[:3]:  # the counted noun phrase ends at the first grammatical word: « 60 ans et … »
+            if word in STOPWORDS:
+                break
+            counted_words.append(word)
+        out |= content_terms(" ".join(counted_words))
     return out
 
 

@@ -78,6 +78,10 @@ def test_what_a_count_counts():
     assert people <= counts_of("A ce jour, le Conseil départemental a soutenu près de 800 personnes.")
     assert not people & counts_of("Les Landes (40) ont lancé un appel à projets doté de 100.000 euros pour les personnes.")
     assert not people & counts_of("Le fonds aide 800 personnes.", "Le fonds aide-t-il 800 personnes ?")  # the question's own
+    # an age counts years, not the people it describes; an approximate numeral counts what follows « de »
+    assert not people & counts_of("L'accueil est possible pour toutes personnes âgées de plus de 60 ans et toutes "
+                                  "personnes handicapées.")
+    assert content_terms("réunions") <= counts_of("Une centaine de réunions ont eu lieu.")
 
 
 def test_splitter_keeps_whole_sentences_and_list_items():
