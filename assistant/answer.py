@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from . import confirm
 from .decide import Bars, Decision, decide
 from .features import candidate_features
 from .gates import gate
@@ -26,7 +27,7 @@ from .ground import ground
 from .lexical import analyze
 from .llm import LLMUnavailable, ModelBusy, generates, get_chat_model, hold_model, identity
 from .outcome import HEADLINES, Outcome, Reason, say
-from .prompts import load as load_prompt
+from .prompts import load as load_prompt, neutralize
 from .retrieve import Filter, Result, clean_question, get_retriever
 from .scorer import Scorer
 from .settings import Settings, get_settings
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 CLOSEST = 3  # passages a refusal or a "check" names for the reader to consult
 
 NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la réponse est faite sans lui, avec les phrases des documents."
+NOTICE_UNCONFIRMED = ("Le modèle de langage n'a pas pu confirmer la réponse : la décision vient du seul modèle de "
+                      "décision.")
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
                         r"\b(il|elle|ils|elles|le|la|les|ça|cela|celui|celle|ceux|ce dispositif|cette mesure)\s*\??\s*$",
                         re.IGNORECASE)
@@ -135,14 +138,6 @@ def _focus(text: str, question: str, limit: int) -> str:
         if not grown:
             break
     return " ".join(sentences[lo : hi + 1])[:limit]
-
-
-_CONTROL_TOKENS = re.compile(r"<\|[^|<>]{0,40}\|>|</?extrait[^>]{0,200}>", re.IGNORECASE)
-
-
-def neutralize(text: str) -> str:
-    """Quoted data must not close its quote or forge chat-template turns (<|im_start|>...)."""
-    return _CONTROL_TOKENS.sub(" ", text).replace("{", "(").replace("}", ")")
 
 
 def _passage_block(settings: Settings, n: int, result: Result, question: str) -> str:
@@ -285,6 +280,28 @@ def scored(standalone: str, given: list[Result], retriever, scorer: Scorer, sett
     return Scored(decide(candidates, p, bars(settings, scorer), q.kind, confidence), q, candidates, features, p)
 
 
+def _confirmed(got: Scored, standalone: str, settings: Settings, scorer: Scorer, model, timings: dict
+               ) -> tuple[Decision, str, float | None]:
+    """With ASSISTANT_CONFIRM=on and a model: the model's reading of the sentences the decision would
+    show, combined with the scorer's confidence (confirm.py); (decision, notice, the model's P(oui)).
+    The scorer's own decision stands when nothing is to be confirmed or the model fails."""
+    d = got.decision
+    if settings.confirm != "on" or model is None or got.question is None or d.outcome is Outcome.REFUSE:
+        return d, "", None
+    if not scorer.confirm:
+        return d, NOTICE_UNCONFIRMED, None
+    started = time.perf_counter()
+    system, user = confirm.messages(settings.prompts_dir, standalone, [c.text for c in d.shown])
+    try:
+        p_yes = confirm.yes_probability(settings, model, system, user, settings.llm_timeout / 2)
+    except Exception as exc:  # busy, crash, server down: the scorer's decision stands
+        log.warning("confirmation failed: %s", exc)
+        return d, NOTICE_UNCONFIRMED, None
+    timings["confirm_ms"] = _ms(started)
+    combined = confirm.combined(scorer.confirm, d.probability, p_yes)
+    return decide(got.candidates, got.p, Bars(**scorer.confirm["thresholds"]), got.question.kind, combined), "", p_yes
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -299,7 +316,7 @@ def stream(question: str, history=None, settings: Settings | None = None,
     history = clean_history(history)
     retriever, scorer = get_retriever(settings), get_scorer(settings)
     write = settings.answer_style == "write"
-    model, notice = _model(settings, write or is_follow_up(question, history))
+    model, notice = _model(settings, write or settings.confirm == "on" or is_follow_up(question, history))
     standalone = rewrite_question(question, history, model, settings)
     results = search(retriever, standalone, history, settings, filters)
     timings = {"retrieve_ms": _ms(started)}
@@ -307,11 +324,13 @@ def stream(question: str, history=None, settings: Settings | None = None,
            "retrieve_ms": timings["retrieve_ms"]}
 
     given = results[: settings.answer_passages]
-    decision, removed = ground(scored(standalone, given, retriever, scorer, settings, question).decision)
+    decision, unconfirmed, _ = _confirmed(scored(standalone, given, retriever, scorer, settings, question), standalone,
+                                       settings, scorer, model, timings)
+    decision, removed = ground(decision)
     text, failed = _written(settings, model, standalone, decision, given) if (
         write and model is not None and decision.outcome is Outcome.ANSWER) else ("", "")
     backend = identity(settings) if text else "extractive"
-    notice = " ".join(x for x in (notice, failed) if x)
+    notice = " ".join(x for x in (notice, unconfirmed, failed) if x)
     timings.update(first_token_ms=_ms(started), total_ms=_ms(started))
     result = _result(question, standalone, decision, results, removed, backend, notice, timings, text)
     yield {"type": "token", "text": result.answer}
@@ -331,6 +350,13 @@ def explain(question: str, history=None, settings: Settings | None = None, filte
     if got.question is None:
         return {**out, "gate": decision.reason.value, "candidates": []}
     order = sorted(range(len(got.candidates)), key=lambda i: -got.p[i])[:5]
+    model, _ = _model(settings, settings.confirm == "on")
+    timings: dict = {}
+    confirmed, _, p_yes = _confirmed(got, standalone, settings, scorer, model, timings)
+    if p_yes is not None:  # the model was asked: its reading and the combined probability
+        out["confirmation"] = {"p_yes": round(p_yes, 4), "combined": round(confirmed.probability, 4),
+                               "outcome": confirmed.outcome.value,
+                               "bars": scorer.confirm["thresholds"], "ms": timings["confirm_ms"]}
     return {**out, "answer_type": got.question.kind.value, "confidence": round(got.decision.probability, 4),
             "answerable": round(scorer.answerable(got.features, got.p, got.question.kind), 4),
             "question_contributions": [(n, round(v, 4), round(c, 4)) for n, v, c in

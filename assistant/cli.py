@@ -484,6 +484,7 @@ def eval_retrieval(
 @app.command("train-scorer")
 def train_scorer(
     check: bool = typer.Option(False, "--check", help="Vérifier seulement que le modèle enregistré correspond à ses données."),
+    confirm: bool = typer.Option(False, "--confirm", help="Demander au modèle de langage les jugements manquants de la confirmation (lent : quelques secondes par question)."),
 ):
     """Réentraîner le modèle de décision sur les jeux de développement (validation croisée par question)."""
     from evals.train import train, verify_saved
@@ -493,7 +494,7 @@ def train_scorer(
         ok, message = _guard(lambda: verify_saved(settings))
         typer.secho(message, fg=None if ok else typer.colors.RED)
         raise typer.Exit(0 if ok else 1)
-    model = _guard(lambda: train(settings, settings.scorer_path))
+    model = _guard(lambda: train(settings, settings.scorer_path, ask=confirm))
     cv = model["cross_validation"]
     for fold in cv["folds"]:
         typer.echo(json.dumps(fold, ensure_ascii=False))
@@ -503,6 +504,15 @@ def train_scorer(
                    f"{json.dumps(figures, ensure_ascii=False)}")
     typer.echo(f"Seuils choisis : réponse ≥ {model['thresholds']['answer']}, passages à vérifier ≥ "
                f"{model['thresholds']['check']} ; modèle écrit dans {settings.scorer_path}")
+    if "confirm" in model:
+        for name, figures in model["confirm"]["leave_one_set_out"].items():
+            typer.echo(f"Avec la confirmation du modèle de langage, jeu {name} mis à part : "
+                       f"{json.dumps(figures, ensure_ascii=False)}")
+        typer.echo(f"Confirmation : {model['confirm']['training']['judged']} questions jugées ; seuils "
+                   f"{model['confirm']['thresholds']}")
+    else:
+        typer.echo("Confirmation par le modèle de langage non entraînée : des jugements manquent "
+                   "(assistant train-scorer --confirm les demande au modèle).")
 
 
 @app.command()

@@ -11,6 +11,7 @@ raises an AssistantError; the caller falls back to the extractive answer with a 
 from __future__ import annotations
 
 import atexit
+import math
 import threading
 from contextlib import contextmanager
 
@@ -108,6 +109,32 @@ class Llama:
             raise LLMUnavailable(
                 f"Le modèle local {MODEL_FILE} n'a pas pu être chargé ({type(exc).__name__}).") from exc
 
+    def yes_probability(self, model, system: str, user: str) -> float:
+        """P(« oui ») against « non » as the first token of the reply, read from the logits of one
+        forward pass over the prompt (no sampling, nothing generated)."""
+        import numpy as np
+        from llama_cpp.llama_chat_format import format_chatml  # the packaged Qwen model's template
+
+        client = model.client
+        prompt = format_chatml(messages=[{"role": "system", "content": system},
+                                         {"role": "user", "content": user}]).prompt
+        client.reset()
+        client.eval(client.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        # Without logits_all, llama.cpp keeps only the last position's logits; the wrapper does not copy them.
+        logits = np.ctypeslib.as_array(client._ctx.get_logits(), shape=(client.n_vocab(),)).astype(np.float64)
+        yes, no = _answer_tokens(client)
+        top = logits[yes + no].max()
+        weight = np.exp(logits[yes + no] - top)
+        return float(weight[: len(yes)].sum() / weight.sum())
+
+
+def _answer_tokens(client) -> tuple[list[int], list[int]]:
+    """First tokens of « oui » and « non » as the model may write them (OUI starts with « O »)."""
+    first = lambda word: client.tokenize(word.encode("utf-8"), add_bos=False, special=False)[0]  # noqa: E731
+    yes = {first(w) for w in ("oui", "Oui", "OUI")}
+    no = {first(w) for w in ("non", "Non", "NON")}
+    return sorted(yes - no), sorted(no - yes)
+
 
 @register("llm", "openai")
 class OpenAIChat:
@@ -139,6 +166,21 @@ class OpenAIChat:
             timeout=part.llm_timeout,
             max_retries=1,
         )
+
+    def yes_probability(self, model, system: str, user: str) -> float:
+        """P(« oui ») against « non » from the first token's log-probabilities the endpoint returns."""
+        reply = model.bind(logprobs=True, top_logprobs=10, max_tokens=1).invoke([("system", system), ("human", user)])
+        content = (reply.response_metadata.get("logprobs") or {}).get("content") or [{}]
+        mass = {"yes": 0.0, "no": 0.0}
+        for candidate in content[0].get("top_logprobs") or []:
+            word = candidate["token"].strip().lower()
+            side = "yes" if word in ("oui", "o", "ou") else "no" if word in ("non", "no", "n") else None
+            if side:
+                mass[side] += math.exp(candidate["logprob"])
+        if mass["yes"] + mass["no"] == 0:
+            raise LLMUnavailable("Le service de modèle de langage ne renvoie pas les probabilités des mots "
+                                 "(logprobs) : la confirmation ne peut pas être lue.")
+        return mass["yes"] / (mass["yes"] + mass["no"])
 
 
 @register("llm", "extractive")

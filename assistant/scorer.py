@@ -82,6 +82,7 @@ class Scorer:
         self.q_scale = np.asarray(question["scale"] if question else [], dtype=np.float64)
         self.q_coef = np.asarray(question["coef"] if question else [], dtype=np.float64)
         self.q_intercept = float(question["intercept"]) if question else 0.0
+        self.confirm = model.get("confirm")  # the LLM confirmation's combination and bars, when fitted
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Scorer":

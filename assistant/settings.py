@@ -144,6 +144,10 @@ class Settings:
                                 "the chosen sentences verbatim (no LLM), or the LLM phrases an answer the scorer "
                                 "accepted, held to its passages by the verifier",
                                 choices=("extract", "write"))
+    confirm: str = setting("off", "ASSISTANT_CONFIRM", "answer",
+                           "the LLM reads the sentences to be shown and its yes/no probability joins the "
+                           "scorer's confidence (assistant/confirm.py; a few seconds per question)",
+                           choices=("off", "on"))
 
     # ----- web: the chat (app.py), its data store and its log
     app_host: str = setting("127.0.0.1", "ASSISTANT_HOST", "web", "web chat address (loopback by default)")

@@ -41,9 +41,9 @@ from .checks import holds_evidence, risk_coverage
 from .dataset import load
 
 DATASETS = PROJECT_DIR / "evals" / "datasets"
-# The development sets the scorer learns from: every set written so far but the newest, heldout7,
+# The development sets the scorer learns from: every set written so far but the newest, heldout9,
 # which is never read here.
-TRAINING_SETS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+TRAINING_SETS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8")
 PRECISION = 0.92
 MAX_REFUSED = 0.10
 
@@ -95,7 +95,7 @@ def build_rows(settings: Settings, sets: tuple[str, ...] = TRAINING_SETS) -> Row
             y += labels
             groups += [item.id] * len(labels)
             questions[item.id] = {"answerable": item.answerable, "category": item.category, "set": name,
-                                  "kind": q.kind, "rows": (start, len(y))}
+                                  "kind": q.kind, "rows": (start, len(y)), "standalone": standalone}
             candidates_of[item.id] = candidates
     return Rows(np.round(np.array(X, dtype=np.float64), 6), np.array(y, dtype=int), groups, questions, datasets,
                 candidates_of)
@@ -212,23 +212,114 @@ def fitted(rows: Rows, folds: int = 5, C: float = 0.03) -> tuple[dict, dict]:
     return model, {"per_question": per_question, "folds": reports}
 
 
-def leave_one_set_out(rows: Rows, folds: int = 5, C: float = 0.03) -> dict:
-    """Each development set scored by models and bars trained on the other sets only."""
-    out = {}
+def loso_questions(rows: Rows, folds: int = 5, C: float = 0.03) -> list[dict]:
+    """Per question, each development set scored by models and bars trained on the other sets only:
+    the confidence, whether the shown sentences hold the evidence, the shown sentences, the fold's bars."""
+    out = []
     for name in dict.fromkeys(q["set"] for q in rows.questions.values()):
         train_rows = rows.subset(lambda qid: rows.questions[qid]["set"] != name)
         test_rows = rows.subset(lambda qid: rows.questions[qid]["set"] == name)
         model, _ = fitted(train_rows, folds, C)
         p = Scorer(model).proba(test_rows.X)
         per_question = question_level(test_rows, p, confidences(test_rows, p, model["question"]))
-        out[name] = {**operating_point(per_question, model["thresholds"]), "bars": model["thresholds"],
-                     "aurc": risk_coverage([(q["p"], q["correct"]) for q in per_question])["aurc"]}
+        for q in per_question:
+            start, end = test_rows.questions[q["id"]]["rows"]
+            shown = decide(test_rows.candidates[q["id"]], p[start:end], Bars(0.0, 0.0),
+                           test_rows.questions[q["id"]]["kind"]).shown if end > start else []
+            q.update(set=name, bars=model["thresholds"], shown=[c.text for c in shown],
+                     question=test_rows.questions[q["id"]].get("standalone", ""))
+        out += per_question
     return out
 
 
+def by_set(per_question: list[dict], bars_of=lambda q: q["bars"]) -> dict:
+    """Operating point and risk-coverage area of each set, at the bars its fold chose."""
+    out = {}
+    for name in dict.fromkeys(q["set"] for q in per_question):
+        mine = [q for q in per_question if q["set"] == name]
+        bars = bars_of(mine[0])
+        out[name] = {**operating_point(mine, bars), "bars": bars,
+                     "aurc": risk_coverage([(q["p"], q["correct"]) for q in mine])["aurc"]}
+    return out
+
+
+def leave_one_set_out(rows: Rows, folds: int = 5, C: float = 0.03) -> dict:
+    """Each development set scored by models and bars trained on the other sets only."""
+    return by_set(loso_questions(rows, folds, C))
+
+
+# ----- the LLM confirmation (assistant/confirm.py), fitted on leave-one-set-out questions -----------
+JUDGEMENTS = PROJECT_DIR / "assistant" / "data" / "confirm_judgements.jsonl"
+
+
+def confirm_prompts(settings: Settings, per_question: list[dict]) -> dict[str, tuple[str, str]]:
+    """The prompt of every question the decision would send to the model (not refused outright)."""
+    from assistant.confirm import key, messages
+
+    out = {}
+    for q in per_question:
+        if q["shown"] and q["p"] >= q["bars"]["check"]:
+            system, user = messages(settings.prompts_dir, q["question"], q["shown"])
+            q["key"] = key(system, user)
+            out[q["key"]] = (system, user)
+    return out
+
+
+def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: bool,
+               path: Path = JUDGEMENTS) -> dict[str, float]:
+    """P(« oui ») per prompt key, from the stored file; with `ask`, the missing ones from the LLM
+    (then appended to the file)."""
+    stored = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                j = json.loads(line)
+                stored[j["key"]] = float(j["p_yes"])
+    missing = [k for k in prompts if k not in stored]
+    if ask and missing:
+        from assistant.confirm import yes_probability
+        from assistant.llm import get_chat_model
+
+        model = get_chat_model(settings)
+        with path.open("a", encoding="utf-8") as f:
+            for k in missing:
+                stored[k] = round(yes_probability(settings, model, *prompts[k], timeout=600), 6)
+                f.write(json.dumps({"key": k, "p_yes": stored[k]}) + "\n")
+                f.flush()
+    return {k: stored[k] for k in prompts if k in stored}
+
+
+def confirm_stage(per_question: list[dict], judged: dict[str, float], C: float = 1.0) -> tuple[dict, list[dict]]:
+    """The combination and its bars, fitted on all judged questions; and leave-one-set-out per
+    question (each set combined by a model fitted on the other sets)."""
+    from assistant.confirm import combined, fit
+
+    # A question the scorer refused outright is never sent: under every bar (-1), refused as before.
+    def combine(model, q):
+        return combined(model, q["p"], judged[q["key"]]) if q.get("key") in judged else -1.0
+
+    def fitted_on(qs):
+        sent = [q for q in qs if q.get("key") in judged]
+        model = fit([q["p"] for q in sent], [judged[q["key"]] for q in sent], [q["correct"] for q in sent], C)
+        bars = thresholds([{**q, "p": combine(model, q)} for q in qs])
+        model["thresholds"] = {**bars, "check": max(0.0, bars["check"])}  # the scorer's bar spent the budget
+        return model
+
+    out = []
+    for name in dict.fromkeys(q["set"] for q in per_question):
+        model = fitted_on([q for q in per_question if q["set"] != name])
+        out += [{**q, "p": combine(model, q), "bars": model["thresholds"]} for q in per_question if q["set"] == name]
+    model = fitted_on(per_question)
+    model["training"] = {"judged": sum(q.get("key") in judged for q in per_question),
+                         "judgements_sha256": hashlib.sha256(json.dumps(sorted(judged.items())).encode()).hexdigest()}
+    return model, out
+
+
 def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: float = 0.03,
-          write: bool = True) -> dict:
-    """Build rows, cross-validate, choose the bars, fit on everything, save; returns the model dict."""
+          write: bool = True, ask: bool = False) -> dict:
+    """Build rows, cross-validate, choose the bars, fit on everything, save; returns the model dict.
+    The LLM confirmation is fitted too when every judgement it needs is stored (with `ask`, the
+    missing ones are asked of the configured LLM: slow)."""
     rows = build_rows(settings)
     model, oof = fitted(rows, folds, C)
     model["training"] = {
@@ -239,8 +330,14 @@ def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: floa
     }
     per_question = oof["per_question"]
     curve = risk_coverage([(q["p"], q["correct"]) for q in per_question])
+    loso = loso_questions(rows, folds, C)
     model["cross_validation"] = {"folds": oof["folds"], "overall": operating_point(per_question, model["thresholds"]),
-                                 "aurc": curve["aurc"], "leave_one_set_out": leave_one_set_out(rows, folds, C)}
+                                 "aurc": curve["aurc"], "leave_one_set_out": by_set(loso)}
+    prompts = confirm_prompts(settings, loso)
+    judged = judgements(settings, prompts, ask)
+    if prompts and len(judged) == len(prompts):
+        model["confirm"], combined_loso = confirm_stage(loso, judged)
+        model["confirm"]["leave_one_set_out"] = by_set(combined_loso)
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -259,4 +356,15 @@ def verify_saved(settings: Settings, path: Path | None = None) -> tuple[bool, st
     for key in ("mean", "scale", "coef", "intercept", "calibration", "question", "thresholds"):
         if json.dumps(again[key]) != json.dumps(saved[key]):
             return False, f"Le réentraînement ne redonne pas le même modèle ({key}) : l'entraînement n'est pas reproductible."
+    if "confirm" in saved:
+        loso = loso_questions(rows, folds=saved["folds"], C=saved["C"])
+        prompts = confirm_prompts(settings, loso)
+        judged = judgements(settings, prompts, ask=False)
+        if len(judged) != len(prompts):
+            return False, (f"{len(prompts) - len(judged)} jugements du modèle de langage manquent pour la confirmation "
+                           "enregistrée : relancez assistant train-scorer --confirm.")
+        again, _ = confirm_stage(loso, judged)
+        for key in ("coef", "intercept", "thresholds", "training"):
+            if json.dumps(again[key]) != json.dumps(saved["confirm"][key]):
+                return False, f"La confirmation réentraînée ne redonne pas la même combinaison ({key})."
     return True, f"Le modèle {path} correspond à ses données d'entraînement ({len(rows.y)} phrases, {len(rows.questions)} questions)."

@@ -72,3 +72,16 @@ def test_server_crashing_mid_answer_falls_back_with_notice(seed_index):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_confirmation_reads_yes_and_no_from_the_server_s_log_probabilities(seed_index, llama_server):
+    from assistant import confirm
+    from assistant.llm import get_chat_model
+
+    settings = replace(seed_index[0], llm_backend="openai", llm_url=llama_server, llm_model="qwen-local")
+    model = get_chat_model(settings)
+    answers = "Dans l'Aude (11), 400 allocataires du RSA travaillent chaque année dans les chantiers d'insertion."
+    same = "Le Département de l'Aude soutient les chantiers d'insertion pour les allocataires du RSA."
+    yes = confirm.yes_probability(settings, model, *confirm.messages(settings.prompts_dir, ANSWERED, [answers]), 60)
+    no = confirm.yes_probability(settings, model, *confirm.messages(settings.prompts_dir, ANSWERED, [same]), 60)
+    assert 0.0 < no < yes < 1.0, (yes, no)

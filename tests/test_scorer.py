@@ -28,6 +28,20 @@ def test_training_is_reproducible_and_the_saved_model_matches_its_training_data(
     else:  # an approximate-neighbour tie may reorder a passage: the models must still be the same ones
         assert np.allclose(first["coef"], saved["coef"], atol=0.05), "scorer.json is stale: assistant train-scorer"
         assert np.allclose(first["question"]["coef"], saved["question"]["coef"], atol=0.1), "scorer.json is stale"
+    # The LLM confirmation refits from its stored judgements (assistant/data/confirm_judgements.jsonl)
+    # to the same combination and bars; a prompt never judged means the file is stale.
+    from evals.train import confirm_prompts, confirm_stage, judgements, loso_questions
+
+    loso = loso_questions(rows, folds=saved["folds"], C=saved["C"])
+    prompts = confirm_prompts(seed_index[0], loso)
+    judged = judgements(seed_index[0], prompts, ask=False)
+    if rows.sha == saved["training"]["rows_sha256"]:
+        assert len(judged) == len(prompts), "judgements missing: assistant train-scorer --confirm"
+        again, _ = confirm_stage(loso, judged)
+        for key in ("coef", "intercept", "thresholds", "training"):
+            assert again[key] == saved["confirm"][key], key
+    else:
+        assert len(judged) >= 0.9 * len(prompts), "judgements missing: assistant train-scorer --confirm"
 
 
 def test_probabilities_are_calibrated_monotone_and_explained():
