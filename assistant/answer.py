@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 CLOSEST = 3  # passages a refusal or a "check" names for the reader to consult
 
 NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la réponse est faite sans lui, avec les phrases des documents."
+NOTICE_OTHER_JUDGE = ("La confirmation a été entraînée avec un autre modèle de langage ({judge}) : la décision "
+                      "vient du seul modèle de décision (relancez assistant train-scorer --confirm).")
 NOTICE_UNCONFIRMED = ("Le modèle de langage n'a pas pu confirmer la réponse : la décision vient du seul modèle de "
                       "décision.")
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
@@ -290,6 +292,8 @@ def _confirmed(got: Scored, standalone: str, settings: Settings, scorer: Scorer,
         return d, "", None
     if not scorer.confirm:
         return d, NOTICE_UNCONFIRMED, None
+    if scorer.confirm.get("judge") != identity(settings):  # fitted on another model's readings
+        return d, NOTICE_OTHER_JUDGE.format(judge=scorer.confirm.get("judge")), None
     started = time.perf_counter()
     system, user = confirm.messages(settings.prompts_dir, standalone, [c.text for c in d.shown])
     try:

@@ -33,6 +33,7 @@ from assistant.answer import clean_history, rewrite_question, search
 from assistant.decide import Bars, decide
 from assistant.features import candidate_features
 from assistant.gates import gate
+from assistant.llm import identity as llm_identity
 from assistant.retrieve import get_retriever
 from assistant.scorer import DEFAULT_PATH, Scorer, answerable, fit, fit_question, question_row, rows_hash
 from assistant.settings import PROJECT_DIR, Settings
@@ -250,6 +251,7 @@ def leave_one_set_out(rows: Rows, folds: int = 5, C: float = 0.03) -> dict:
 
 # ----- the LLM confirmation (assistant/confirm.py), fitted on leave-one-set-out questions -----------
 JUDGEMENTS = PROJECT_DIR / "assistant" / "data" / "confirm_judgements.jsonl"
+JUDGED_SHARE = 0.98  # of the prompts, for the confirmation to be fitted without asking the model
 
 
 def confirm_prompts(settings: Settings, per_question: list[dict]) -> dict[str, tuple[str, str]]:
@@ -267,14 +269,16 @@ def confirm_prompts(settings: Settings, per_question: list[dict]) -> dict[str, t
 
 def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: bool,
                path: Path = JUDGEMENTS) -> dict[str, float]:
-    """P(« oui ») per prompt key, from the stored file; with `ask`, the missing ones from the LLM
-    (then appended to the file)."""
+    """P(« oui ») per prompt key, from the stored file (the configured model's judgements only); with
+    `ask`, the missing ones from that model (then appended to the file)."""
+    model_id = llm_identity(settings)
     stored = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 j = json.loads(line)
-                stored[j["key"]] = float(j["p_yes"])
+                if j.get("model") == model_id:
+                    stored[j["key"]] = float(j["p_yes"])
     missing = [k for k in prompts if k not in stored]
     if ask and missing:
         from assistant.confirm import yes_probability
@@ -284,7 +288,7 @@ def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: boo
         with path.open("a", encoding="utf-8") as f:
             for k in missing:
                 stored[k] = round(yes_probability(settings, model, *prompts[k], timeout=600), 6)
-                f.write(json.dumps({"key": k, "p_yes": stored[k]}) + "\n")
+                f.write(json.dumps({"key": k, "p_yes": stored[k], "model": model_id}, ensure_ascii=False) + "\n")
                 f.flush()
     return {k: stored[k] for k in prompts if k in stored}
 
@@ -311,6 +315,7 @@ def confirm_stage(per_question: list[dict], judged: dict[str, float], C: float =
         out += [{**q, "p": combine(model, q), "bars": model["thresholds"]} for q in per_question if q["set"] == name]
     model = fitted_on(per_question)
     model["training"] = {"judged": sum(q.get("key") in judged for q in per_question),
+                         "unjudged": sum("key" in q and q["key"] not in judged for q in per_question),
                          "judgements_sha256": hashlib.sha256(json.dumps(sorted(judged.items())).encode()).hexdigest()}
     return model, out
 
@@ -335,8 +340,10 @@ def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: floa
                                  "aurc": curve["aurc"], "leave_one_set_out": by_set(loso)}
     prompts = confirm_prompts(settings, loso)
     judged = judgements(settings, prompts, ask)
-    if prompts and len(judged) == len(prompts):
+    # An approximate-neighbour tie can change a few prompts between builds: those few count as refused.
+    if prompts and len(judged) >= JUDGED_SHARE * len(prompts):
         model["confirm"], combined_loso = confirm_stage(loso, judged)
+        model["confirm"]["judge"] = llm_identity(settings)  # the model whose readings it combines
         model["confirm"]["leave_one_set_out"] = by_set(combined_loso)
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,7 +367,7 @@ def verify_saved(settings: Settings, path: Path | None = None) -> tuple[bool, st
         loso = loso_questions(rows, folds=saved["folds"], C=saved["C"])
         prompts = confirm_prompts(settings, loso)
         judged = judgements(settings, prompts, ask=False)
-        if len(judged) != len(prompts):
+        if len(judged) < JUDGED_SHARE * len(prompts):
             return False, (f"{len(prompts) - len(judged)} jugements du modèle de langage manquent pour la confirmation "
                            "enregistrée : relancez assistant train-scorer --confirm.")
         again, _ = confirm_stage(loso, judged)

@@ -9,7 +9,7 @@ import pytest
 
 from assistant import confirm
 from assistant.answer import NOTICE_UNCONFIRMED, answer, get_scorer
-from assistant.llm import get_chat_model
+from assistant.llm import get_chat_model, identity
 from assistant.outcome import Outcome
 from assistant.settings import PROJECT_DIR, Settings
 
@@ -62,10 +62,13 @@ def test_a_confirmed_answer_keeps_its_citations_and_says_how_long_the_model_took
     assert result.probability >= thresholds["answer"]
 
 
-def test_a_model_that_cannot_answer_leaves_the_scorer_s_decision_with_a_notice(seed_index):
+def test_a_model_that_cannot_answer_leaves_the_scorer_s_decision_with_a_notice(seed_index, tmp_path):
     down = replace(seed_index[0], llm_backend="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", confirm="on",
                    llm_timeout=5)
-    result = answer(ANSWERED, settings=down)
+    model = json.loads(down.scorer_path.read_text(encoding="utf-8"))
+    model["confirm"]["judge"] = identity(down)  # as if fitted on that server's readings
+    (tmp_path / "scorer.json").write_text(json.dumps(model), encoding="utf-8")
+    result = answer(ANSWERED, settings=replace(down, scorer_path=tmp_path / "scorer.json"))
     plain = answer(ANSWERED, settings=replace(seed_index[0], llm_backend="extractive"))
     assert NOTICE_UNCONFIRMED in result.notice and "confirm_ms" not in result.timings
     assert (result.outcome, result.answer, result.probability) == (plain.outcome, plain.answer, plain.probability)
@@ -78,3 +81,13 @@ def test_a_scorer_trained_without_confirmation_says_so(confirming, tmp_path):
     path.write_text(json.dumps(model), encoding="utf-8")
     result = answer(ANSWERED, settings=replace(confirming, scorer_path=path))
     assert NOTICE_UNCONFIRMED in result.notice and result.outcome is Outcome.ANSWER
+
+
+def test_a_confirmation_fitted_on_another_model_s_readings_is_not_used(confirming, tmp_path):
+    model = json.loads(confirming.scorer_path.read_text(encoding="utf-8"))
+    model["confirm"]["judge"] = "openai:another-model@http://example.invalid/v1"
+    path = tmp_path / "scorer.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    result = answer(ANSWERED, settings=replace(confirming, scorer_path=path))
+    assert "un autre modèle de langage" in result.notice and "confirm_ms" not in result.timings
+    assert result.outcome is Outcome.ANSWER and "400" in result.answer
