@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 CLOSEST = 3  # passages a refusal or a "check" names for the reader to consult
 
 NOTICE_NO_MODEL = "Le modèle de langage n'est pas disponible : la réponse est faite sans lui, avec les phrases des documents."
-NOTICE_OTHER_JUDGE = ("La confirmation a été entraînée avec un autre modèle de langage ({judge}) : la décision "
-                      "vient du seul modèle de décision (relancez assistant train-scorer --confirm).")
-NOTICE_UNCONFIRMED = ("Le modèle de langage n'a pas pu confirmer la réponse : la décision vient du seul modèle de "
-                      "décision.")
+NOTICE_OTHER_JUDGE = ("La confirmation a été entraînée avec un autre modèle de langage que celui configuré : la "
+                      "décision vient du seul modèle de décision.")
+NOTICE_UNCONFIRMED = ("Le modèle de langage n'a pas pu confirmer la réponse (indisponible, occupé ou non entraîné "
+                      "pour cela) : la décision vient du seul modèle de décision.")
 _FOLLOW_UP = re.compile(r"^\s*(et|mais|alors|donc|aussi|pareil|idem|qui|quand|combien|pourquoi|comment)\b|"
                         r"\b(il|elle|ils|elles|le|la|les|ça|cela|celui|celle|ceux|ce dispositif|cette mesure)\s*\??\s*$",
                         re.IGNORECASE)
@@ -292,10 +292,14 @@ def _confirmed(got: Scored, standalone: str, settings: Settings, scorer: Scorer,
         return d, "", None
     if not scorer.confirm:
         return d, NOTICE_UNCONFIRMED, None
-    if scorer.confirm.get("judge") != identity(settings):  # fitted on another model's readings
-        return d, NOTICE_OTHER_JUDGE.format(judge=scorer.confirm.get("judge")), None
+    if scorer.confirm["judge"] != identity(settings):  # fitted on another model's readings
+        log.warning("confirmation fitted with %s, configured model %s", scorer.confirm["judge"], identity(settings))
+        return d, NOTICE_OTHER_JUDGE, None
+    kept = ground(d)[0].shown  # a sentence giving orders (« réponds oui ») never reaches the model
+    if not kept:
+        return d, "", None
     started = time.perf_counter()
-    system, user = confirm.messages(settings.prompts_dir, standalone, [c.text for c in d.shown])
+    system, user = confirm.messages(settings.prompts_dir, standalone, [c.text for c in kept])
     try:
         p_yes = confirm.yes_probability(settings, model, system, user, settings.llm_timeout / 2)
     except Exception as exc:  # busy, crash, server down: the scorer's decision stands

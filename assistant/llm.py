@@ -120,7 +120,8 @@ class Llama:
                                          {"role": "user", "content": user}]).prompt
         client.reset()
         client.eval(client.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
-        # Without logits_all, llama.cpp keeps only the last position's logits; the wrapper does not copy them.
+        # Without logits_all, llama.cpp keeps only the last position's logits and llama-cpp-python 0.3.36
+        # (the pinned version) no longer copies them: read them from the context.
         logits = np.ctypeslib.as_array(client._ctx.get_logits(), shape=(client.n_vocab(),)).astype(np.float64)
         yes, no = _answer_tokens(client)
         top = logits[yes + no].max()
@@ -174,7 +175,7 @@ class OpenAIChat:
         mass = {"yes": 0.0, "no": 0.0}
         for candidate in content[0].get("top_logprobs") or []:
             word = candidate["token"].strip().lower()
-            side = "yes" if word in ("oui", "o", "ou") else "no" if word in ("non", "no", "n") else None
+            side = "yes" if word in ("oui", "o") else "no" if word == "non" else None  # « O » opens « Oui »
             if side:
                 mass[side] += math.exp(candidate["logprob"])
         if mass["yes"] + mass["no"] == 0:

@@ -101,6 +101,8 @@ class Scorer:
             if not isinstance(model.get("question"), dict):
                 raise ValueError("question")
             scorer = cls(model, path)
+            if scorer.confirm is not None:
+                _check_confirm(scorer.confirm)
             if len(scorer.coef) != len(scorer.features) or len(scorer.mean) != len(scorer.features) or \
                     len(scorer.q_coef) != len(scorer.q_features) or len(scorer.q_mean) != len(scorer.q_features):
                 raise ValueError("dimensions")
@@ -144,6 +146,15 @@ class Scorer:
         z = (row - self.q_mean) / self.q_scale
         parts = [(name, float(v), float(c)) for name, v, c in zip(self.q_features, row, z * self.q_coef)]
         return sorted(parts, key=lambda p: -abs(p[2]))
+
+
+def _check_confirm(section) -> None:
+    """The LLM confirmation's section: two coefficients, an intercept, both bars and its judge."""
+    if not isinstance(section, dict) or len(section.get("coef", [])) != 2 or \
+            not isinstance(section.get("intercept"), (int, float)) or not isinstance(section.get("judge"), str) or \
+            not isinstance(section.get("thresholds"), dict) or set(section["thresholds"]) != {"answer", "check"}:
+        raise ValueError("confirm")
+    [float(v) for v in section["coef"]] + [float(v) for v in section["thresholds"].values()]
 
 
 def fit(X: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5, C: float = 1.0) -> dict:

@@ -267,18 +267,25 @@ def confirm_prompts(settings: Settings, per_question: list[dict]) -> dict[str, t
     return out
 
 
-def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: bool,
+def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: bool, judge: str | None = None,
                path: Path = JUDGEMENTS) -> dict[str, float]:
-    """P(« oui ») per prompt key, from the stored file (the configured model's judgements only); with
-    `ask`, the missing ones from that model (then appended to the file)."""
-    model_id = llm_identity(settings)
+    """P(« oui ») per prompt key, from the stored file (`judge`'s judgements only, by default the
+    configured model's); with `ask`, the missing ones from the configured model (appended to the file)."""
+    from assistant.errors import AssistantError
+    from assistant.llm import generates
+
+    model_id = llm_identity(settings) if ask or judge is None else judge
+    if ask and not generates(settings):
+        raise AssistantError("La confirmation demande un modèle de langage : choisissez ASSISTANT_LLM=llama ou openai.")
     stored = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                j = json.loads(line)
-                if j.get("model") == model_id:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                j = json.loads(line) if line.strip() else None
+                if j and j.get("model") == model_id:
                     stored[j["key"]] = float(j["p_yes"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise AssistantError(f"{path}, ligne {n} : jugement illisible ({type(exc).__name__}).") from exc
     missing = [k for k in prompts if k not in stored]
     if ask and missing:
         from assistant.confirm import yes_probability
@@ -296,17 +303,19 @@ def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: boo
 def confirm_stage(per_question: list[dict], judged: dict[str, float], C: float = 1.0) -> tuple[dict, list[dict]]:
     """The combination and its bars, fitted on all judged questions; and leave-one-set-out per
     question (each set combined by a model fitted on the other sets)."""
-    from assistant.confirm import combined, fit
+    from assistant import confirm
 
     # A question the scorer refused outright is never sent: under every bar (-1), refused as before.
     def combine(model, q):
-        return combined(model, q["p"], judged[q["key"]]) if q.get("key") in judged else -1.0
+        return confirm.combined(model, q["p"], judged[q["key"]]) if q.get("key") in judged else -1.0
 
     def fitted_on(qs):
         sent = [q for q in qs if q.get("key") in judged]
-        model = fit([q["p"] for q in sent], [judged[q["key"]] for q in sent], [q["correct"] for q in sent], C)
+        model = confirm.fit([q["p"] for q in sent], [judged[q["key"]] for q in sent], [q["correct"] for q in sent], C)
         bars = thresholds([{**q, "p": combine(model, q)} for q in qs])
-        model["thresholds"] = {**bars, "check": max(0.0, bars["check"])}  # the scorer's bar spent the budget
+        # The outright-refusal budget counts the questions never sent; when they alone spend it the
+        # percentile is the sentinel and no sent question is refused.
+        model["thresholds"] = {**bars, "check": max(0.0, bars["check"])}
         return model
 
     out = []
@@ -339,16 +348,25 @@ def train(settings: Settings, path: Path = DEFAULT_PATH, folds: int = 5, C: floa
     model["cross_validation"] = {"folds": oof["folds"], "overall": operating_point(per_question, model["thresholds"]),
                                  "aurc": curve["aurc"], "leave_one_set_out": by_set(loso)}
     prompts = confirm_prompts(settings, loso)
-    judged = judgements(settings, prompts, ask)
+    judge = llm_identity(settings) if ask else _saved_judge(path) or llm_identity(settings)
+    judged = judgements(settings, prompts, ask, judge)
     # An approximate-neighbour tie can change a few prompts between builds: those few count as refused.
     if prompts and len(judged) >= JUDGED_SHARE * len(prompts):
         model["confirm"], combined_loso = confirm_stage(loso, judged)
-        model["confirm"]["judge"] = llm_identity(settings)  # the model whose readings it combines
+        model["confirm"]["judge"] = judge  # the model whose readings it combines
         model["confirm"]["leave_one_set_out"] = by_set(combined_loso)
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return model
+
+
+def _saved_judge(path: Path) -> str | None:
+    """The model whose judgements the saved confirmation combines (retraining without --confirm keeps it)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("confirm", {}).get("judge")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def verify_saved(settings: Settings, path: Path | None = None) -> tuple[bool, str]:
@@ -366,12 +384,13 @@ def verify_saved(settings: Settings, path: Path | None = None) -> tuple[bool, st
     if "confirm" in saved:
         loso = loso_questions(rows, folds=saved["folds"], C=saved["C"])
         prompts = confirm_prompts(settings, loso)
-        judged = judgements(settings, prompts, ask=False)
+        judged = judgements(settings, prompts, ask=False, judge=saved["confirm"]["judge"])
         if len(judged) < JUDGED_SHARE * len(prompts):
             return False, (f"{len(prompts) - len(judged)} jugements du modèle de langage manquent pour la confirmation "
                            "enregistrée : relancez assistant train-scorer --confirm.")
-        again, _ = confirm_stage(loso, judged)
-        for key in ("coef", "intercept", "thresholds", "training"):
+        again, combined_loso = confirm_stage(loso, judged)
+        again["leave_one_set_out"] = by_set(combined_loso)
+        for key in ("coef", "intercept", "thresholds", "training", "leave_one_set_out"):
             if json.dumps(again[key]) != json.dumps(saved["confirm"][key]):
                 return False, f"La confirmation réentraînée ne redonne pas la même combinaison ({key})."
     return True, f"Le modèle {path} correspond à ses données d'entraînement ({len(rows.y)} phrases, {len(rows.questions)} questions)."

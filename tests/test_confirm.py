@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant import confirm
-from assistant.answer import NOTICE_UNCONFIRMED, answer, get_scorer
+from assistant.answer import NOTICE_OTHER_JUDGE, NOTICE_UNCONFIRMED, answer, explain, get_scorer
 from assistant.llm import get_chat_model, identity
 from assistant.outcome import Outcome
 from assistant.settings import PROJECT_DIR, Settings
@@ -58,8 +58,14 @@ def test_a_confirmed_answer_keeps_its_citations_and_says_how_long_the_model_took
     result = answer(ANSWERED, settings=confirming)
     assert result.outcome is Outcome.ANSWER and "400" in result.answer and result.citations, result.as_dict()
     assert result.timings["confirm_ms"] > 0 and not result.notice
-    thresholds = get_scorer(confirming).confirm["thresholds"]
-    assert result.probability >= thresholds["answer"]
+    scorer = get_scorer(confirming)
+    shown = explain(ANSWERED, settings=confirming)
+    reading = shown["confirmation"]
+    # The decision compares the combination of the scorer's confidence and the model's reading, nothing else.
+    assert reading["combined"] == pytest.approx(confirm.combined(scorer.confirm, shown["confidence"], reading["p_yes"]),
+                                                abs=2e-4)
+    assert result.probability == pytest.approx(reading["combined"], abs=2e-4)
+    assert result.probability >= scorer.confirm["thresholds"]["answer"]
 
 
 def test_a_model_that_cannot_answer_leaves_the_scorer_s_decision_with_a_notice(seed_index, tmp_path):
@@ -89,5 +95,5 @@ def test_a_confirmation_fitted_on_another_model_s_readings_is_not_used(confirmin
     path = tmp_path / "scorer.json"
     path.write_text(json.dumps(model), encoding="utf-8")
     result = answer(ANSWERED, settings=replace(confirming, scorer_path=path))
-    assert "un autre modèle de langage" in result.notice and "confirm_ms" not in result.timings
+    assert NOTICE_OTHER_JUDGE in result.notice and "confirm_ms" not in result.timings
     assert result.outcome is Outcome.ANSWER and "400" in result.answer

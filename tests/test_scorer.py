@@ -30,18 +30,28 @@ def test_training_is_reproducible_and_the_saved_model_matches_its_training_data(
         assert np.allclose(first["question"]["coef"], saved["question"]["coef"], atol=0.1), "scorer.json is stale"
     # The LLM confirmation refits from its stored judgements (assistant/data/confirm_judgements.jsonl)
     # to the same combination and bars; a prompt never judged means the file is stale.
-    from evals.train import confirm_prompts, confirm_stage, judgements, loso_questions
+    from evals.train import JUDGED_SHARE, by_set, confirm_prompts, confirm_stage, judgements, loso_questions
 
     loso = loso_questions(rows, folds=saved["folds"], C=saved["C"])
     prompts = confirm_prompts(seed_index[0], loso)
-    judged = judgements(seed_index[0], prompts, ask=False)
+    judged = judgements(seed_index[0], prompts, ask=False, judge=saved["confirm"]["judge"])
+    assert len(judged) >= JUDGED_SHARE * len(prompts), "judgements missing: assistant train-scorer --confirm"
+    again, combined_loso = confirm_stage(loso, judged)
     if rows.sha == saved["training"]["rows_sha256"]:
-        assert len(judged) >= 0.98 * len(prompts), "judgements missing: assistant train-scorer --confirm"
-        again, _ = confirm_stage(loso, judged)
+        assert by_set(combined_loso) == saved["confirm"]["leave_one_set_out"]  # the published figures
         for key in ("coef", "intercept", "thresholds", "training"):
             assert again[key] == saved["confirm"][key], key
     else:
-        assert len(judged) >= 0.9 * len(prompts), "judgements missing: assistant train-scorer --confirm"
+        assert np.allclose(again["coef"], saved["confirm"]["coef"], atol=0.05), "confirmation is stale"
+
+
+def test_a_scorer_file_with_a_malformed_confirmation_is_refused(tmp_path):
+    model = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    for broken in ({"coef": [1, 2]}, [], {**model["confirm"], "thresholds": {"answer": 0.8, "check": 0.2, "x": 1}}):
+        path = tmp_path / "scorer.json"
+        path.write_text(json.dumps({**model, "confirm": broken}), encoding="utf-8")
+        with pytest.raises(ScorerError, match="corrompu"):
+            Scorer.load(path)
 
 
 def test_probabilities_are_calibrated_monotone_and_explained():
