@@ -30,7 +30,7 @@ ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ADMIN = "jeton-admin-de-test"
-QUESTION = "Quel était le montant du fonds de contractualisation de la stratégie pauvreté en 2019 ?"  # a starter
+QUESTION = "De combien de millions d'euros était doté le fonds de contractualisation de la stratégie pauvreté en 2019 ?"  # a starter
 # Its bare form: the documents hold the figure, the decision is not sure it answers (passages to check).
 NEAR_MISS = "Quel était le montant du fonds de contractualisation en 2019 ?"
 
