@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import AssistantError
+from .lexical import same_spacing
 from .privacy import redact, redact_obj
 
 DB_NAME = "feedback.sqlite3"
@@ -269,10 +270,6 @@ class FeedbackStore:
 _NUMBER = re.compile(r"(?:\d{1,3}(?:[  .]\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)?)(?:[  ]?(?:%|€|millions?|milliards?|euros?)\b|[  ]?[%€])?")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("’", "'").replace("‘", "'")).strip()
-
-
 def _file_text(corpus_dir: Path | None, doc_id: str) -> str:
     if corpus_dir is None or not doc_id:
         return ""
@@ -293,11 +290,11 @@ def _quote(passage: str, supported: list[str], file_text: str) -> str:
     wanted = set()
     for s in supported:
         wanted |= content_terms(s)
-    norm_file = _norm(file_text)
+    norm_file = same_spacing(file_text)
     best, best_score = "", 0
     for sentence in split_sentences(passage):
         sentence = sentence.strip()
-        if not 40 <= len(sentence) <= 250 or (norm_file and _norm(sentence) not in norm_file):
+        if not 40 <= len(sentence) <= 250 or (norm_file and same_spacing(sentence) not in norm_file):
             continue
         score = len(wanted & content_terms(sentence))
         if score > best_score:
@@ -318,7 +315,7 @@ def to_eval_item(fb: Feedback, corpus_dir: Path | None = None) -> dict:
                 quote = _quote(c.get("text", ""), [sentence], file_text)
                 if quote and len(evidence) < 3 and all(e["quote"] != quote for e in evidence):
                     evidence.append({"file": source.get("doc_id", ""), "quote": quote})
-        quotes = " ".join(_norm(e["quote"]).lower() for e in evidence)
+        quotes = " ".join(same_spacing(e["quote"]).lower() for e in evidence)
         for m in _NUMBER.finditer(re.sub(r"\[\d+\]", " ", fb.answer)):
             fact = m.group(0).strip(" .,")
             if fact and fact.lower() in quotes and fact not in key_facts:

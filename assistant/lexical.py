@@ -32,6 +32,15 @@ STOPWORDS = frozenset(
 )
 
 
+APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+
+
+def same_spacing(text: str) -> str:
+    """Whitespace runs collapsed to one space and apostrophes unified: how a quoted sentence is
+    compared with its source file (by the feedback export and by the evaluation sets)."""
+    return re.sub(r"\s+", " ", text.translate(APOSTROPHES)).strip()
+
+
 def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("œ", "oe").replace("Œ", "OE"))
     return "".join(c for c in text if not unicodedata.combining(c)).lower()

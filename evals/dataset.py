@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from assistant.lexical import APOSTROPHES, same_spacing
 
 CATEGORIES = (
     "factual", "definition", "synthesis", "list", "paraphrase", "ocr", "typo", "english",
     "followup", "unanswerable", "injection",
 )
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
 
 
 class DatasetError(ValueError):
@@ -101,7 +101,7 @@ def load(path: Path) -> list[Item]:
 def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
     """Whitespace runs collapsed to one space, apostrophes unified, with source offsets."""
     out, offsets, in_space = [], [], False
-    for i, ch in enumerate(text.translate(_APOSTROPHES)):
+    for i, ch in enumerate(text.translate(APOSTROPHES)):
         if ch.isspace():
             if not in_space and out:
                 out.append(" ")
@@ -114,8 +114,7 @@ def _normalized_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(out), offsets
 
 
-def normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", text.translate(_APOSTROPHES)).strip()
+normalize = same_spacing  # one definition, in assistant/lexical.py (the feedback export uses it too)
 
 
 class QuoteLocator:
