@@ -6,26 +6,19 @@ against « non » is read from its first reply token: nothing is generated, so n
 can reach the user. A two-input logistic model, fitted on the development sets by
 `assistant train-scorer` and stored in the scorer file under "confirm", combines that probability
 with the scorer's confidence; the result is compared with the bars chosen for it. Questions the
-scorer refuses outright (under the band) are never sent. Measured on held-out sets: evals/README.md.
+scorer refuses outright are never sent, nor sentences the grounding check removes (answer.py).
+Measured on held-out sets: evals/README.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from .llm import backend, hold_model
 from .prompts import load as load_prompt, neutralize
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    p_yes: float  # the model's probability that the sentences answer the question
-    confidence: float  # the scorer's confidence and p_yes combined
-    ms: float
 
 
 def messages(prompts_dir, question: str, sentences: list[str]) -> tuple[str, str]:

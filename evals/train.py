@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import confirm
 from assistant.answer import clean_history, rewrite_question, search
 from assistant.decide import Bars, decide
 from assistant.features import candidate_features
 from assistant.gates import gate
-from assistant.llm import identity as llm_identity
+from assistant.errors import AssistantError
+from assistant.llm import generates, get_chat_model, identity as llm_identity
 from assistant.retrieve import get_retriever
 from assistant.scorer import DEFAULT_PATH, Scorer, answerable, fit, fit_question, question_row, rows_hash
 from assistant.settings import PROJECT_DIR, Settings
@@ -233,12 +235,12 @@ def loso_questions(rows: Rows, folds: int = 5, C: float = 0.03) -> list[dict]:
     return out
 
 
-def by_set(per_question: list[dict], bars_of=lambda q: q["bars"]) -> dict:
+def by_set(per_question: list[dict]) -> dict:
     """Operating point and risk-coverage area of each set, at the bars its fold chose."""
     out = {}
     for name in dict.fromkeys(q["set"] for q in per_question):
         mine = [q for q in per_question if q["set"] == name]
-        bars = bars_of(mine[0])
+        bars = mine[0]["bars"]
         out[name] = {**operating_point(mine, bars), "bars": bars,
                      "aurc": risk_coverage([(q["p"], q["correct"]) for q in mine])["aurc"]}
     return out
@@ -256,13 +258,11 @@ JUDGED_SHARE = 0.98  # of the prompts, for the confirmation to be fitted without
 
 def confirm_prompts(settings: Settings, per_question: list[dict]) -> dict[str, tuple[str, str]]:
     """The prompt of every question the decision would send to the model (not refused outright)."""
-    from assistant.confirm import key, messages
-
     out = {}
     for q in per_question:
         if q["shown"] and q["p"] >= q["bars"]["check"]:
-            system, user = messages(settings.prompts_dir, q["question"], q["shown"])
-            q["key"] = key(system, user)
+            system, user = confirm.messages(settings.prompts_dir, q["question"], q["shown"])
+            q["key"] = confirm.key(system, user)
             out[q["key"]] = (system, user)
     return out
 
@@ -271,9 +271,6 @@ def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: boo
                path: Path = JUDGEMENTS) -> dict[str, float]:
     """P(« oui ») per prompt key, from the stored file (`judge`'s judgements only, by default the
     configured model's); with `ask`, the missing ones from the configured model (appended to the file)."""
-    from assistant.errors import AssistantError
-    from assistant.llm import generates
-
     model_id = llm_identity(settings) if ask or judge is None else judge
     if ask and not generates(settings):
         raise AssistantError("La confirmation demande un modèle de langage : choisissez ASSISTANT_LLM=llama ou openai.")
@@ -288,13 +285,10 @@ def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: boo
                 raise AssistantError(f"{path}, ligne {n} : jugement illisible ({type(exc).__name__}).") from exc
     missing = [k for k in prompts if k not in stored]
     if ask and missing:
-        from assistant.confirm import yes_probability
-        from assistant.llm import get_chat_model
-
         model = get_chat_model(settings)
         with path.open("a", encoding="utf-8") as f:
             for k in missing:
-                stored[k] = round(yes_probability(settings, model, *prompts[k], timeout=600), 6)
+                stored[k] = round(confirm.yes_probability(settings, model, *prompts[k], timeout=600), 6)
                 f.write(json.dumps({"key": k, "p_yes": stored[k], "model": model_id}, ensure_ascii=False) + "\n")
                 f.flush()
     return {k: stored[k] for k in prompts if k in stored}
@@ -303,8 +297,6 @@ def judgements(settings: Settings, prompts: dict[str, tuple[str, str]], ask: boo
 def confirm_stage(per_question: list[dict], judged: dict[str, float], C: float = 1.0) -> tuple[dict, list[dict]]:
     """The combination and its bars, fitted on all judged questions; and leave-one-set-out per
     question (each set combined by a model fitted on the other sets)."""
-    from assistant import confirm
-
     # A question the scorer refused outright is never sent: under every bar (-1), refused as before.
     def combine(model, q):
         return confirm.combined(model, q["p"], judged[q["key"]]) if q.get("key") in judged else -1.0
